@@ -12,9 +12,7 @@ let package = Package(
   products: [
     .executable(name: "berth-runtime", targets: ["berth-runtime"]),
   ],
-  dependencies: [
-    .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
-  ],
+  dependencies: [],
   targets: [
     // Syscalls, constants and helpers that Swift's Glibc module does not expose.
     .target(name: "CLinux", exclude: ["exec-stub"]),
@@ -24,9 +22,7 @@ let package = Package(
       providers: [.apt(["libseccomp-dev"])]),
 
     .target(name: "BerthJSON"),
-    .target(name: "BerthOS", dependencies: [
-      "CLinux", .product(name: "SystemPackage", package: "swift-system"),
-    ]),
+    .target(name: "BerthOS", dependencies: ["CLinux"]),
     .target(name: "BerthOCI", dependencies: ["BerthJSON"]),
     .target(name: "BerthCgroups", dependencies: ["BerthOS", "BerthOCI", "CLinux"]),
     .target(name: "BerthSeccomp", dependencies: ["BerthOS", "BerthOCI", "CSeccomp", "CLinux"]),
@@ -37,6 +33,7 @@ let package = Package(
 
     .testTarget(name: "BerthJSONTests", dependencies: ["BerthJSON"]),
     .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthJSON"]),
+    .testTarget(name: "BerthOSTests", dependencies: ["BerthOS"]),
     .testTarget(name: "BerthCgroupsTests", dependencies: ["BerthCgroups", "BerthOCI", "BerthOS"]),
     .testTarget(name: "BerthSeccompTests", dependencies: ["BerthSeccomp", "BerthOCI"]),
     .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthOCI", "BerthJSON", "berth-runtime"]),

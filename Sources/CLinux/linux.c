@@ -1,5 +1,21 @@
 // Thin wrappers over Linux syscalls and macros; see CLinux.h for the contract of each.
+#define _GNU_SOURCE 1
 #include "CLinux.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -128,6 +144,7 @@ int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, ui
 
 // ---- file descriptors -------------------------------------------------------------------
 
+int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int berth_close_range(unsigned int first, unsigned int last, unsigned int flags) {
   return (int)syscall(SYS_close_range, first, last, flags);
 }

@@ -7,39 +7,13 @@
 #ifndef BERTH_CLINUX_H
 #define BERTH_CLINUX_H
 
-#define _GNU_SOURCE 1
+// Only headers whose types appear in the signatures below: anything more, compiled with
+// other feature macros than Swift's Glibc module, breaks the module build.
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <sys/resource.h>
-#include <sys/ioctl.h>
-#include <sys/un.h>
-#include <sys/sysmacros.h>
-#include <sys/file.h>
-#include <sys/uio.h>
-#include <sys/signalfd.h>
-#include <sys/epoll.h>
-#include <sys/inotify.h>
-#include <sys/eventfd.h>
-#include <sys/statfs.h>
-#include <sys/vfs.h>
-#include <sys/personality.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <termios.h>
-#include <poll.h>
-#include <grp.h>
-#include <pwd.h>
-#include <linux/sched.h>
-#include <linux/capability.h>
-#include <linux/magic.h>
-#include <linux/securebits.h>
 
 // ---- errno ------------------------------------------------------------------------------
 int berth_errno(void);
@@ -142,6 +116,8 @@ int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, ui
 #define BERTH_CLONE_INTO_CGROUP 0x200000000ULL
 
 // ---- file descriptors -------------------------------------------------------------------
+/// pipe2(2): glibc declares it only under _GNU_SOURCE.
+int berth_pipe2(int fds[2], int flags);
 int berth_close_range(unsigned int first, unsigned int last, unsigned int flags);
 #define BERTH_CLOSE_RANGE_CLOEXEC (1U << 2)
 int berth_memfd_create(const char *name, unsigned int flags);
