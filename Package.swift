@@ -35,7 +35,7 @@ let package = Package(
     .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI", "BerthJSON"]),
     .testTarget(name: "BerthOSTests", dependencies: ["BerthOS"]),
     .testTarget(name: "BerthCgroupsTests", dependencies: ["BerthCgroups", "BerthOCI", "BerthOS"]),
-    .testTarget(name: "BerthSeccompTests", dependencies: ["BerthSeccomp", "BerthOCI"]),
+    .testTarget(name: "BerthSeccompTests", dependencies: ["BerthSeccomp", "BerthOCI", "BerthOS"]),
     .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthOCI", "BerthJSON", "berth-runtime"]),
   ]
 )

@@ -68,3 +68,8 @@ public func writeAllBytes(_ fd: Int32, _ bytes: some Collection<UInt8>) throws {
     }
   }
 }
+
+/// Writes a message to stderr (fd 2) directly: no stdio buffer, no shared mutable state.
+public func writeToStandardError(_ text: String) {
+  try? writeAllBytes(2, Array(text.utf8))
+}

@@ -81,6 +81,18 @@ public enum FS {
   /// The names in a directory, without "." and "..".
   public static func list(_ path: String) throws -> [String] {
     guard let dir = opendir(path) else { throw BerthError.system("open directory \(path)") }
+    return readNames(dir)
+  }
+
+  /// The names in an open directory (the descriptor stays open and is not moved).
+  public static func list(directoryFD fd: Int32) throws -> [String] {
+    let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard copy >= 0, let dir = fdopendir(copy) else { throw BerthError.system("read directory") }
+    return readNames(dir)
+  }
+
+  /// Reads and closes a directory stream.
+  private static func readNames(_ dir: OpaquePointer) -> [String] {
     defer { closedir(dir) }
     var names: [String] = []
     while let entry = readdir(dir) {

@@ -273,6 +273,38 @@ int berth_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard) {
 }
 int berth_personality(unsigned long persona) { return personality(persona); }
 
+struct berth_sched_attr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+  uint32_t sched_util_min;
+  uint32_t sched_util_max;
+};
+
+int berth_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                        uint64_t runtime, uint64_t deadline, uint64_t period) {
+  struct berth_sched_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.size = sizeof(attr);
+  attr.sched_policy = policy;
+  attr.sched_flags = flags;
+  attr.sched_nice = nice;
+  attr.sched_priority = priority;
+  attr.sched_runtime = runtime;
+  attr.sched_deadline = deadline;
+  attr.sched_period = period;
+  return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
+int berth_ioprio_set_self(int io_class, int level) {
+  return (int)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (io_class << 13) | level);
+}
+
 // ---- terminals --------------------------------------------------------------------------
 
 #ifndef TIOCGPTPEER
@@ -334,6 +366,13 @@ int berth_signalfd_all(void) {
   sigset_t all;
   sigfillset(&all);
   return signalfd(-1, &all, SFD_CLOEXEC);
+}
+
+int berth_signalfd_read(int fd) {
+  struct signalfd_siginfo info;
+  ssize_t n = read(fd, &info, sizeof(info));
+  if (n != (ssize_t)sizeof(info)) return -1;
+  return (int)info.ssi_signo;
 }
 
 void berth_reset_signal_handlers(void) {

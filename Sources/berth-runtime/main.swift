@@ -1,1 +1,6 @@
-print("berth-runtime")
+#if canImport(Glibc)
+import Glibc
+#endif
+import BerthRuntime
+
+exit(RuntimeCLI.main(CommandLine.arguments))

@@ -15,6 +15,17 @@
 #include <signal.h>
 #include <termios.h>
 
+// ---- constants glibc exposes only under _GNU_SOURCE (Swift's Glibc module lacks them) ----
+#define BERTH_O_PATH 010000000
+#define BERTH_AT_EMPTY_PATH 0x1000
+#define BERTH_PR_SET_DUMPABLE 4
+#define BERTH_PR_SET_KEEPCAPS 8
+#define BERTH_PR_CAPBSET_DROP 24
+#define BERTH_PR_SET_CHILD_SUBREAPER 36
+#define BERTH_PR_SET_NO_NEW_PRIVS 38
+#define BERTH_PR_CAP_AMBIENT 47
+#define BERTH_PR_CAP_AMBIENT_RAISE 2
+
 // ---- errno ------------------------------------------------------------------------------
 int berth_errno(void);
 void berth_set_errno(int value);
@@ -149,6 +160,11 @@ int berth_sethostname(const char *name, size_t len);
 int berth_setdomainname(const char *name, size_t len);
 int berth_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 int berth_personality(unsigned long persona);
+/// sched_setattr(2) for the calling process.
+int berth_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                        uint64_t runtime, uint64_t deadline, uint64_t period);
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level).
+int berth_ioprio_set_self(int io_class, int level);
 
 // ---- terminals --------------------------------------------------------------------------
 /// Opens a new pty master through `ptmx_path` and returns it; `*peer` receives the slave,
@@ -164,6 +180,8 @@ int berth_tty_restore(int fd, const struct termios *saved);
 int berth_sigmask_block_all(sigset_t *old);
 int berth_sigmask_set(const sigset_t *set);
 int berth_signalfd_all(void);
+/// Reads one signal from a signalfd: its number, or -1 with errno.
+int berth_signalfd_read(int fd);
 /// Resets every signal disposition to default, as execve would, without exec'ing.
 void berth_reset_signal_handlers(void);
 int berth_sig_max(void);
