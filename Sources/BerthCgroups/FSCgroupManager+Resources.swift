@@ -452,9 +452,27 @@ extension FSCgroupManager {
 
   private func setDevices(_ rules: [DeviceRule]) throws {
     if let dir = v1ByController["devices"] {
-      try write(dir, "devices.deny", "a", field: "linux.resources.devices")
+      // One descriptor per file for all the rules: each write(2) is one rule, and a runtime
+      // start writes a dozen of them.
+      let allowPath = dir + "/devices.allow", denyPath = dir + "/devices.deny"
+      let allow = open(allowPath, O_WRONLY | O_CLOEXEC)
+      let deny = open(denyPath, O_WRONLY | O_CLOEXEC)
+      defer {
+        if allow >= 0 { close(allow) }
+        if deny >= 0 { close(deny) }
+      }
+      guard allow >= 0, deny >= 0 else {
+        throw BerthError.system("open \(allow < 0 ? allowPath : denyPath)").prefixed("linux.resources.devices")
+      }
+      func put(_ fd: Int32, _ text: String, _ path: String, field: String) throws {
+        var value = text
+        let n = value.withUTF8 { bytes in retryOnInterrupt { Glibc.write(fd, bytes.baseAddress, bytes.count) } }
+        if n < 0 { throw CgroupIO.writeError(path, text, errno).prefixed(field) }
+      }
+      try put(deny, "a", denyPath, field: "linux.resources.devices")
       for (index, line) in DeviceRule.v1Lines(rules) {
-        try write(dir, line.allow ? "devices.allow" : "devices.deny", line.text, field: "linux.resources.devices[\(index)]")
+        try put(line.allow ? allow : deny, line.text, line.allow ? allowPath : denyPath,
+                field: "linux.resources.devices[\(index)]")
       }
       return
     }

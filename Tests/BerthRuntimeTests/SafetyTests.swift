@@ -62,7 +62,6 @@ struct SafetyTests {
       #expect(await eventually(timeout: 10) { readText(shared + "/result") != nil }, "the attacker never finished")
 
       let result = readText(shared + "/result") ?? "?"
-      print("CVE-DEBUG opened=\(readText(shared + "/opened") ?? "?") result=\(result) err=\(readText(shared + "/write-error") ?? "")")
       #expect(result != "WROTE", "the container opened the runtime binary for writing (\(readText(shared + "/opened") ?? "?"))")
       #expect(await Self.sha256(binary) == before, "\(binary) was modified from inside a container")
     }

@@ -70,8 +70,10 @@ enum StartCommand {
 
 enum RunCommand {
   static func run(_ arguments: [String], _ context: CommandContext) throws -> Int32 {
+    StartTrace.mark("run command")
     let flags = try FlagParser.parse(arguments, specs: launchFlags)
     let id = try flags.requirePositional("CONTAINER_ID", command: "run")[0]
+    StartTrace.mark("run flags parsed")
     let detach = try flags.bool("detach")
     var options = try launchOptions(flags, id: id, startImmediately: true)
     if detach && options.consoleSocket == nil {
@@ -113,10 +115,13 @@ enum RunCommand {
       launched.channel.close()
       return 0
     }
+    StartTrace.mark("started")
     let status = supervisor.waitForExit()
+    StartTrace.mark("exited")
     if try !flags.bool("keep") {
       teardown.removeAfterExit(launched.state, cgroups: launched.cgroups) { _ = supervisor.reap() }
     }
+    StartTrace.mark("removed")
     return status.shellCode
   }
 }

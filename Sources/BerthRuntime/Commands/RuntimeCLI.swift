@@ -47,6 +47,7 @@ public enum RuntimeCLI {
       if globals.systemdCgroup {
         throw BerthError(.unsupported, "--systemd-cgroup is not supported: berth-runtime manages cgroups through cgroupfs (give linux.cgroupsPath as a path)")
       }
+      StartTrace.mark("globals parsed")
       return try run(command: command, arguments: Array(parsed.positional.dropFirst()), globals: globals)
     } catch let error as UsageError {
       globals.log.write(.error, error.description)

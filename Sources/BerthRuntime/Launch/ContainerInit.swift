@@ -22,9 +22,20 @@ struct ContainerInit {
     _exit(1)
   }
 
-  private func setUpAndExec() throws {
+  /// Waits for the runtime's `go`: the init is in its cgroups and its ID maps are written.
+  /// Returns the init's pid as the host sees it.
+  private func receiveGo() throws -> Int {
     let go = try channel.expect(.go, eofError: BerthError(.internalError, "the runtime went away"))
-    let hostPID = Int(String(decoding: go.payload, as: UTF8.self)) ?? 0
+    return Int(String(decoding: go.payload, as: UTF8.self)) ?? 0
+  }
+
+  private func setUpAndExec() throws {
+    // Without a new user namespace the mounts need nothing from the runtime: they go ahead
+    // while the runtime moves the init into its cgroups and records the state, and `go` is
+    // awaited only before anything that must happen inside the cgroups (hooks, the process).
+    // A new user namespace must have its ID maps before the init does anything.
+    let goFirst = plan.namespaces.isNew(.user)
+    var hostPID = goFirst ? try receiveGo() : 0
     // Everything the init creates gets exactly the mode it asks for.
     umask(0)
     // The runtime joined the others before cloning; a user namespace must be joined by the
@@ -44,6 +55,9 @@ struct ContainerInit {
     }
     let setup = RootfsSetup(plan: plan)
     let rootFD = try setup.prepare()
+    StartTrace.mark("init: mounts done")
+    if !goFirst { hostPID = try receiveGo() }
+    StartTrace.mark("init: go")
     // The exec fifo lives in the state directory: open it while the host's tree is visible.
     // (Left open: it is close-on-exec, and this process execs or exits.)
     let fifoFD = try plan.execFifoPath.map { try OwnedFD.open($0, O_RDWR).release() }
@@ -54,6 +68,7 @@ struct ContainerInit {
     }
     try HookRunner.run(.createContainer, hooks: plan.hooks, state: state(.creating, pid: hostPID))
 
+    StartTrace.mark("init: hooks done")
     try setup.pivot(rootFD: rootFD)
     if let hostname = plan.hostname {
       try check("hostname: sethostname \(quoted(hostname))") { berth_sethostname(hostname, hostname.utf8.count) }
@@ -70,8 +85,10 @@ struct ContainerInit {
         try channel.send(.ptyMaster, fds: [master.raw])
       }
     }
+    StartTrace.mark("init: pivoted")
     try setup.writeSysctls()
     try setup.protectPaths()
+    StartTrace.mark("init: paths protected")
     let finisher = ProcessFinisher(
       process: plan.process, seccomp: plan.seccomp, channel: channel, execStubFD: plan.execStubFD)
     try finisher.finish(fifoFD: fifoFD) {
@@ -126,6 +143,7 @@ struct ProcessFinisher {
       try check("process.noNewPrivileges: set no_new_privs") { berth_prctl(BERTH_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
       if let seccomp { try loadSeccomp(seccomp) }
     }
+    StartTrace.mark("init: process ready")
     try channel.send(.created)
     if let fifoFD {
       var byte: UInt8 = 0
@@ -138,6 +156,7 @@ struct ProcessFinisher {
     // Only stdio and the preserved descriptors reach the process; the others (the sync
     // channel and the stub included) are closed by the exec.
     _ = berth_close_range(UInt32(3 + process.preserveFDs), UInt32.max, BERTH_CLOSE_RANGE_CLOEXEC)
+    StartTrace.mark("init: exec")
     _ = ExecStub.exec(stubFD: execStubFD, path: executable, args: process.args, env: process.env)
     throw BerthError.system("exec \(executable)")
   }

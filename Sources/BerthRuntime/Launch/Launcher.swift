@@ -38,6 +38,7 @@ struct Launcher {
   }
 
   func launch(_ options: LaunchOptions) throws -> Launched {
+    StartTrace.mark("launch")
     let bundle = Path.absolute(options.bundle)
     let spec = try loadSpec(bundle: bundle)
     try ContainerStore.validate(id: options.id)
@@ -50,12 +51,14 @@ struct Launcher {
     if options.consoleSocket != nil && spec.process?.terminal != true {
       throw BerthError(.invalidArgument, "--console-socket given, but process.terminal is not true in config.json")
     }
+    StartTrace.mark("spec loaded")
     let host = try CgroupHost.detect()
     let cgroups = try host.manager(cgroupsPath: spec.linux?.cgroupsPath, containerID: options.id)
     let consoleSocket: Int32 = try options.consoleSocket.map { try Console.connect($0).release() } ?? -1
     defer { if consoleSocket >= 0 { close(consoleSocket) } }
     let stubFD = try ExecStub.makeFD()
     defer { if stubFD >= 0 { close(stubFD) } }
+    StartTrace.mark("cgroups located, stub made")
     let stateDir = store.directory(options.id)
     let listenFDs = Launcher.inheritedListenFDs()
     var builder = PlanBuilder(spec: spec, bundle: bundle, containerID: options.id)
@@ -67,6 +70,7 @@ struct Launcher {
       cgroupMountSources: Launcher.cgroupMountSources(host: host, paths: cgroups.paths))
     if listenFDs > 0 { plan.process.env += ["LISTEN_FDS=\(listenFDs)", "LISTEN_PID=1"] }
 
+    StartTrace.mark("plan built")
     // From here on, undo what is made if a later step fails.
     var undo = UndoStack()
     defer { undo.run() }
@@ -82,6 +86,7 @@ struct Launcher {
     if let seccomp = plan.seccomp {
       try FS.write(Path.join(stateDir, ContainerStore.seccompFile), seccomp.program.serialized, mode: 0o600)
     }
+    StartTrace.mark("state dir and cgroups made")
     let cloneCgroupFD = try cgroups.openDirectoryForClone()
     defer { if let cloneCgroupFD { close(cloneCgroupFD) } }
 
@@ -99,23 +104,27 @@ struct Launcher {
       runtimeEnd.close()
       ContainerInit(plan: plan, channel: initEnd).run()
     }
+    StartTrace.mark("cloned")
     initEnd.close()
     undo.push {
       kill(pid, SIGKILL)
       var status: Int32 = 0
       _ = retryOnInterrupt { waitpid(pid, &status, 0) }
     }
+    if host.mode != .v2 || cloneCgroupFD == nil { try cgroups.addProcess(pid) }
+    if plan.namespaces.isNew(.user) { try writeIDMappings(pid: pid, plan.namespaces) }
+    try runtimeEnd.send(.go, text: String(pid))
+    StartTrace.mark("cgroup joined, maps written")
+    // The state is written while the init sets up its mounts.
     var state = SavedState(
       id: options.id, bundle: bundle, rootfs: plan.rootfs, created: Clock.rfc3339Now(), pid: Int(pid),
       pidStartTime: ProcessInfo.stat(pid: Int(pid))?.startTime ?? 0, annotations: spec.annotations,
       cgroupPaths: cgroups.paths, resources: spec.linux?.resources, hooks: spec.hooks,
       namespaces: Launcher.namespaceTypes(spec), hasSeccomp: plan.seccomp != nil, owner: "")
     try store.save(state)
-
-    if host.mode != .v2 || cloneCgroupFD == nil { try cgroups.addProcess(pid) }
-    if plan.namespaces.isNew(.user) { try writeIDMappings(pid: pid, plan.namespaces) }
-    try runtimeEnd.send(.go, text: String(pid))
+    StartTrace.mark("state saved")
     let ptyMaster = try answerInit(runtimeEnd, plan: plan, state: state)
+    StartTrace.mark("init created")
     if let pidFile = options.pidFile { try Launcher.writePIDFile(pidFile, pid: pid) }
     undo.clear()
     channelOpen = false

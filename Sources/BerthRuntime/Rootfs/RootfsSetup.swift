@@ -174,8 +174,11 @@ struct RootfsSetup {
           try check("mknod \(device.path)") {
             mknodat(parent.raw, name, mode, berth_makedev(device.major, device.minor))
           }
-          try check("chown \(device.path)") {
-            fchownat(parent.raw, name, device.uid, device.gid, AT_SYMLINK_NOFOLLOW)
+          // mknod made it root's already (there is no user namespace here).
+          if device.uid != 0 || device.gid != 0 {
+            try check("chown \(device.path)") {
+              fchownat(parent.raw, name, device.uid, device.gid, AT_SYMLINK_NOFOLLOW)
+            }
           }
         }
       } catch let error as BerthError {
