@@ -321,4 +321,54 @@ struct LifecycleTests {
       }
     }
   }
+
+  @Test("state carries the config's annotations and a creation time")
+  func stateAnnotations() async throws {
+    try await withSandbox { sb in
+      let c = try sb.container()
+      c.spec.annotations = ["org.berth.test/key": "value with spaces", "other": ""]
+      try requireSuccess(try await c.create(["sleep", "100"]))
+      let state = try await c.state()
+      #expect(state.annotations?["org.berth.test/key"] == "value with spaces", "\(state)")
+      #expect(state.annotations?["other"] == "", "\(state)")
+      #expect(state.ociVersion.hasPrefix("1."))
+      let created = try #require(state.created, "runc-compatible state has `created`")
+      #expect(ISO8601DateFormatter.withFractionalSeconds.date(from: created) != nil || ISO8601DateFormatter().date(from: created) != nil,
+        "created must be RFC 3339: \(created)")
+    }
+  }
+
+  @Test("kill of a created (never started) container stops it")
+  func killCreated() async throws {
+    try await withSandbox { sb in
+      let c = try sb.container()
+      try requireSuccess(try await c.create(["sleep", "100"]))
+      let pid = try await c.pid()
+      expectSuccess(await c.kill("KILL"))
+      #expect(try await c.waitFor(.stopped))
+      #expect(await eventually { processIsGone(pid) })
+      expectSuccess(await c.delete())
+    }
+  }
+
+  @Test("exec and start are refused while paused; delete --force works on a paused container")
+  func pausedContainer() async throws {
+    try await withSandbox { sb in
+      let c = try sb.container()
+      let pid = try await c.runDetached(["sleep", "100"]).pid ?? 0
+      expectSuccess(await sb.runtime(["pause", c.id]), "pause")
+      let exec = await c.exec(["true"], timeout: 10)
+      #expect(!exec.succeeded, "exec into a paused container must fail, not hang: \(exec)")
+      expectSuccess(await c.delete(force: true), "delete --force of a paused container")
+      #expect(await eventually { processIsGone(pid) }, "the frozen process must be killed")
+    }
+  }
+}
+
+extension ISO8601DateFormatter {
+  nonisolated(unsafe) static let withFractionalSeconds: ISO8601DateFormatter = {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter
+  }()
 }

@@ -237,4 +237,27 @@ struct MountTests {
       #expect(r.lines == ["tmp-ok"], "\(r)")
     }
   }
+
+  @Test("mount propagation: rslave receives host mounts made later, rprivate does not")
+  func propagation() async throws {
+    try await withSandbox { sb in
+      // A shared mount point on the host, so that it has mount events to propagate.
+      let host = try sb.makeDirectory("propagating")
+      try await sb.hostMount(["--bind", host], at: host)
+      let shared = await sb.host(["/bin/mount", "--make-shared", host])
+      try requireSuccess(shared, "make-shared")
+      let c = try sb.container()
+      c.spec.mounts?.append(Mount(destination: "/slave", type: "bind", source: host, options: ["rbind", "rslave"]))
+      c.spec.mounts?.append(Mount(destination: "/private", type: "bind", source: host, options: ["rbind", "rprivate"]))
+      try await c.runDetached(["sleep", "100"])
+
+      try sb.makeDirectory("propagating/late")
+      try await sb.hostMount(["-t", "tmpfs", "-o", "size=1m", "tmpfs"], at: host + "/late")
+      try "late\n".write(toFile: host + "/late/marker", atomically: false, encoding: .utf8)
+      let r = await c.exec([
+        "sh", "-c", "cat /slave/late/marker 2>/dev/null || echo slave-missing; cat /private/late/marker 2>/dev/null || echo private-missing",
+      ])
+      #expect(r.lines == ["late", "private-missing"], "\(r)")
+    }
+  }
 }

@@ -199,7 +199,7 @@ struct ExecInit {
         }
       }
       let finisher = ProcessFinisher(process: process, seccomp: seccomp, channel: channel, execStubFD: execStubFD)
-      try finisher.finish(fifoFD: nil) {}
+      try finisher.finish(fifoFD: nil, beforeExec: nil)
     } catch {
       try? channel.send(.error, text: "\(error)")
     }

@@ -14,6 +14,9 @@ struct ContainerInit {
 
   func run() -> Never {
     ProcessFinisher.resetSignals()
+    // Not dumpable: while this copy of the runtime sets the container up, no process of the
+    // container may open its /proc files or its exe link (the kernel checks ptrace access).
+    _ = berth_prctl(BERTH_PR_SET_DUMPABLE, 0, 0, 0, 0)
     do {
       try setUpAndExec()
     } catch {
@@ -57,6 +60,11 @@ struct ContainerInit {
     let rootFD = try setup.prepare()
     StartTrace.mark("init: mounts done")
     if !goFirst { hostPID = try receiveGo() }
+    if plan.namespaces.unshareCgroupAfterGo {
+      try check("linux.namespaces: create the cgroup namespace") {
+        berth_unshare(Int32(truncatingIfNeeded: BERTH_CLONE_NEWCGROUP))
+      }
+    }
     StartTrace.mark("init: go")
     // The exec fifo lives in the state directory: open it while the host's tree is visible.
     // (Left open: it is close-on-exec, and this process execs or exits.)
@@ -91,9 +99,10 @@ struct ContainerInit {
     StartTrace.mark("init: paths protected")
     let finisher = ProcessFinisher(
       process: plan.process, seccomp: plan.seccomp, channel: channel, execStubFD: plan.execStubFD)
-    try finisher.finish(fifoFD: fifoFD) {
+    let startHooks = HookPhase.startContainer.hooks(in: plan.hooks)
+    try finisher.finish(fifoFD: fifoFD, beforeExec: startHooks.isEmpty ? nil : {
       try HookRunner.run(.startContainer, hooks: plan.hooks, state: state(.created, pid: hostPID))
-    }
+    })
   }
 
   private func joinNamespace(_ type: NamespaceType, path: String) throws {
@@ -125,7 +134,10 @@ struct ProcessFinisher {
 
   /// Sets the process up, reports `created`, waits for start (the exec fifo when given, else
   /// the runtime's `start` message), runs `beforeExec`, and execs. Returns only by throwing.
-  func finish(fifoFD: Int32?, beforeExec: () throws -> Void) throws {
+  /// - Parameter beforeExec: work between start and exec (startContainer hooks). Without it
+  ///   the wait for start happens in the exec stub, and nothing of this runtime remains in the
+  ///   container while it is "created".
+  func finish(fifoFD: Int32?, beforeExec: (() throws -> Void)?) throws {
     try ProcessSetup.applyLimits(process)
     // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN: load it while the
     // process still has it. With no_new_privs, load it as late as possible (runc's order).
@@ -145,19 +157,23 @@ struct ProcessFinisher {
     }
     StartTrace.mark("init: process ready")
     try channel.send(.created)
-    if let fifoFD {
+    let stubWaits = fifoFD != nil && beforeExec == nil && execStubFD >= 0
+    if let fifoFD, !stubWaits {
       var byte: UInt8 = 0
       let n = retryOnInterrupt { read(fifoFD, &byte, 1) }
       if n != 1 { throw BerthError.system("wait for start on the exec fifo") }
-    } else {
+    } else if fifoFD == nil {
       _ = try channel.expect(.start, eofError: BerthError(.internalError, "the runtime went away before start"))
     }
-    try beforeExec()
+    try beforeExec?()
     // Only stdio and the preserved descriptors reach the process; the others (the sync
-    // channel and the stub included) are closed by the exec.
+    // channel and the stub included) are closed by the exec. The fifo stays open for the stub,
+    // which closes it after start.
     _ = berth_close_range(UInt32(3 + process.preserveFDs), UInt32.max, BERTH_CLOSE_RANGE_CLOEXEC)
+    if stubWaits, let fifoFD { _ = berth_fcntl_int(fifoFD, F_SETFD, 0) }
     StartTrace.mark("init: exec")
-    _ = ExecStub.exec(stubFD: execStubFD, path: executable, args: process.args, env: process.env)
+    _ = ExecStub.exec(
+      stubFD: execStubFD, waitFD: stubWaits ? fifoFD : nil, path: executable, args: process.args, env: process.env)
     throw BerthError.system("exec \(executable)")
   }
 

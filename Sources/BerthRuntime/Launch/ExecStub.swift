@@ -4,11 +4,12 @@ import Glibc
 import BerthOS
 import CLinux
 
-/// The container's process is exec'd through a sealed in-memory copy of a 400-byte program
+/// The container's process is exec'd through a sealed in-memory copy of a 500-byte program
 /// (see CLinux's `berth_exec_stub`) instead of straight from this runtime. Whatever the image
 /// does (`#!/proc/self/exe` scripts, opening /proc/PID/exe), the executable it can reach is
-/// that sealed copy, never the host's berth-runtime binary (CVE-2019-5736). Copying 400
-/// bytes costs microseconds, where runc copies or remounts its whole binary.
+/// that sealed copy, never the host's berth-runtime binary (CVE-2019-5736). A created
+/// container also waits for `start` inside the stub. Copying 500 bytes costs microseconds,
+/// where runc copies or remounts its whole binary.
 enum ExecStub {
   /// A sealed, executable, close-on-exec memfd holding the stub; -1 on an architecture
   /// without one (the process is then exec'd directly).
@@ -28,13 +29,15 @@ enum ExecStub {
     return memfd.release()
   }
 
-  /// Replaces this process with `path`, through the stub when there is one. Returns only on
-  /// failure, with errno set.
-  static func exec(stubFD: Int32, path: String, args: [String], env: [String]) -> Int32 {
+  /// Replaces this process with `path`, through the stub when there is one. With `waitFD`,
+  /// the stub first blocks until it can read one byte from it (the exec fifo), so that a
+  /// created container waits for `start` in the stub, not in a copy of this runtime. Returns
+  /// only on failure, with errno set.
+  static func exec(stubFD: Int32, waitFD: Int32?, path: String, args: [String], env: [String]) -> Int32 {
     if stubFD < 0 {
       return withCStrings(args) { argv in withCStrings(env) { envp in execve(path, argv, envp) } }
     }
-    return withCStrings(["berth-exec", path] + args) { argv in
+    return withCStrings(["berth-exec", waitFD.map(String.init) ?? "-", path] + args) { argv in
       withCStrings(env) { envp in
         berth_execveat(stubFD, "", UnsafeMutablePointer(mutating: argv), UnsafeMutablePointer(mutating: envp), BERTH_AT_EMPTY_PATH)
       }

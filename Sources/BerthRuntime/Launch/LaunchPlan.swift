@@ -47,6 +47,10 @@ struct NamespacePlan {
   /// With a joined user namespace, the new namespaces must belong to it: the init joins it
   /// first, then unshares these (and `cloneFlags` holds none of them).
   var unshareAfterUserJoin: UInt64 = 0
+  /// A new cgroup namespace is rooted at the cgroup its creator is in. Unless the init is
+  /// cloned straight into its cgroup (v2), it makes its cgroup namespace after `go`, once the
+  /// runtime has moved it there.
+  var unshareCgroupAfterGo = false
   /// Namespaces to join, by path, in the order they must be joined.
   var join: [(type: NamespaceType, path: String)] = []
   var newTime = false
@@ -56,6 +60,7 @@ struct NamespacePlan {
 
   func isNew(_ type: NamespaceType) -> Bool {
     (cloneFlags | unshareAfterUserJoin) & NamespacePlan.flag(type) != 0 || (type == .time && newTime)
+      || (type == .cgroup && unshareCgroupAfterGo)
   }
   func joins(_ type: NamespaceType) -> Bool { join.contains { $0.type == type } }
   /// Whether the container has a mount namespace of its own (new or joined).

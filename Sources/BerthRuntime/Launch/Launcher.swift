@@ -69,6 +69,13 @@ struct Launcher {
       consoleSocketFD: consoleSocket >= 0 ? consoleSocket : nil, execStubFD: stubFD,
       cgroupMountSources: Launcher.cgroupMountSources(host: host, paths: cgroups.paths))
     if listenFDs > 0 { plan.process.env += ["LISTEN_FDS=\(listenFDs)", "LISTEN_PID=1"] }
+    if host.mode != .v2 {
+      for flags in [\NamespacePlan.cloneFlags, \NamespacePlan.unshareAfterUserJoin]
+      where plan.namespaces[keyPath: flags] & BERTH_CLONE_NEWCGROUP != 0 {
+        plan.namespaces[keyPath: flags] &= ~BERTH_CLONE_NEWCGROUP
+        plan.namespaces.unshareCgroupAfterGo = true
+      }
+    }
 
     StartTrace.mark("plan built")
     // From here on, undo what is made if a later step fails.
@@ -113,7 +120,16 @@ struct Launcher {
     }
     if host.mode != .v2 || cloneCgroupFD == nil { try cgroups.addProcess(pid) }
     if plan.namespaces.isNew(.user) { try writeIDMappings(pid: pid, plan.namespaces) }
-    try runtimeEnd.send(.go, text: String(pid))
+    do {
+      try runtimeEnd.send(.go, text: String(pid))
+    } catch {
+      // The init may have failed already (it sets up its mounts without waiting for `go`):
+      // its own message says why.
+      if let message = try? runtimeEnd.receive(), message.tag == .error {
+        throw BerthError(.commandFailed, String(decoding: message.payload, as: UTF8.self))
+      }
+      throw error
+    }
     StartTrace.mark("cgroup joined, maps written")
     // The state is written while the init sets up its mounts.
     var state = SavedState(

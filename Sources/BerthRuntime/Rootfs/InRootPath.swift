@@ -36,6 +36,10 @@ struct InRootPath {
   /// Opens a path, creating it (and its missing parents as directories) when absent.
   /// - Parameter directory: create a directory, or else an empty regular file.
   func openOrCreate(_ path: String, directory: Bool, mode: mode_t = 0o755) throws -> OwnedFD {
+    try openOrCreate(path, directory: directory, mode: mode, linksFollowed: 0)
+  }
+
+  private func openOrCreate(_ path: String, directory: Bool, mode: mode_t, linksFollowed: Int) throws -> OwnedFD {
     let existing = try openIfPresent(path, flags: BERTH_O_PATH)
     if existing >= 0 { return OwnedFD(existing) }
     let parentFD = try parent(of: path)
@@ -57,7 +61,19 @@ struct InRootPath {
         throw BerthError.system("create file \(path) in the container", errno: savedErrno)
       }
     }
-    return try open(path)
+    let created = try openIfPresent(path, flags: BERTH_O_PATH)
+    if created >= 0 { return OwnedFD(created) }
+    // Still missing: the name is a dangling symlink. Create what it points to, as the kernel
+    // would resolve it with this root as "/" (an absolute target stays inside the rootfs).
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let length = readlinkat(parentFD.raw, name, &buffer, buffer.count - 1)
+    guard length > 0 else { throw BerthError.system("open \(path) in the container's root file system", errno: ENOENT) }
+    guard linksFollowed < 40 else {
+      throw BerthError.system("resolve \(path) in the container's root file system", errno: ELOOP)
+    }
+    let target = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let resolved = Path.clean(target.hasPrefix("/") ? target : Path.join(Path.dirname(path), target))
+    return try openOrCreate(resolved, directory: directory, mode: mode, linksFollowed: linksFollowed + 1)
   }
 
   /// The O_PATH descriptor of a path's parent directory, created when missing.

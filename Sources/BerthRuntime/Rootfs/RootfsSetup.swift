@@ -33,6 +33,8 @@ struct RootfsSetup {
       }
     }
     try createDevices(root: root)
+    // A missing working directory is made, as runc does (chdir reports what still fails).
+    _ = try? root.openOrCreate(plan.process.cwd, directory: true)
     return rootFD
   }
 

@@ -20,10 +20,10 @@ extension Trait where Self == ConditionTrait {
 
 /// Bounds how many sandboxes run at once: Swift Testing starts every test in parallel, and two
 /// cores running a hundred container starts at once make timing-sensitive tests flaky.
-/// `BERTH_TEST_PARALLEL` overrides the default of 4.
+/// `BERTH_TEST_PARALLEL` overrides the default of 8.
 actor ConcurrencyLimiter {
   static let shared = ConcurrencyLimiter(
-    limit: Int(ProcessInfo.processInfo.environment["BERTH_TEST_PARALLEL"] ?? "") ?? 4)
+    limit: Int(ProcessInfo.processInfo.environment["BERTH_TEST_PARALLEL"] ?? "") ?? 8)
 
   private var available: Int
   private var waiters: [CheckedContinuation<Void, Never>] = []
