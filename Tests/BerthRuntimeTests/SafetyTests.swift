@@ -23,10 +23,12 @@ struct SafetyTests {
 
       // The attacker: PID 1 of a PID namespace the victim will join. Root with CAP_SYS_PTRACE and
       // CAP_DAC_OVERRIDE, so only the runtime's own defences stand in the way. It grabs a read-only
-      // descriptor on the victim's /proc/<pid>/exe while the runtime's init waits for start, and
-      // once that process has exec'd, reopens the descriptor for writing (O_WRONLY|O_APPEND,
-      // nothing is written: opening is the breach). runc 1.1.5 answers EROFS (its init runs from
-      // a read-only bind mount of itself).
+      // descriptor on the victim's /proc/<pid>/exe while the victim waits for start, and once that
+      // process has exec'd, reopens the descriptor for writing and appends to it. runc 1.1.5
+      // refuses the reopen (EROFS: its init runs from a read-only bind mount of itself);
+      // berth-runtime's created container waits in a sealed memfd copy of its exec stub, which
+      // may be opened but never written (EPERM). Either way the write must fail, the descriptor
+      // must not name the runtime binary, and the binary must stay as it was.
       let attacker = try sb.container("attacker")
       let caps = DefaultSpec.capabilities + ["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"]
       attacker.process.capabilities = LinuxCapabilities(bounding: caps, effective: caps, permitted: caps)
@@ -37,9 +39,9 @@ struct SafetyTests {
         while [ ! -e /shared/target ]; do sleep 0.02; done
         t=$(cat /shared/target)
         # (A failed redirection on `exec` ends a non-interactive shell: try in a subshell first.)
-        if (exec 3< /proc/$t/exe) 2>/dev/null; then exec 3< /proc/$t/exe; echo opened > /shared/opened; else echo open-failed > /shared/opened; fi
+        if (exec 3< /proc/$t/exe) 2>/dev/null; then exec 3< /proc/$t/exe; echo opened > /shared/opened; readlink /proc/self/fd/3 > /shared/opened-file; else echo open-failed > /shared/opened; fi
         while [ ! -e /shared/go ]; do sleep 0.02; done
-        if (exec 4>> /proc/self/fd/3) 2> /shared/write-error; then echo OPENED-FOR-WRITING > /shared/result; else echo DENIED > /shared/result; fi
+        if (echo pwned >> /proc/self/fd/3) 2> /shared/write-error; then echo WROTE > /shared/result; else echo DENIED > /shared/result; fi
         sleep 100
         """,
       ])
@@ -75,7 +77,12 @@ struct SafetyTests {
       let result = readText(shared + "/result") ?? "?"
       #expect(
         result == "DENIED",
-        "the container could open the runtime binary for writing through /proc/<pid>/exe (step 1: \(readText(shared + "/opened") ?? "?"), step 2: \(result) \(readText(shared + "/write-error") ?? ""))")
+        "the container could write through /proc/<pid>/exe (step 1: \(readText(shared + "/opened") ?? "?"), step 2: \(result) \(readText(shared + "/write-error") ?? ""))")
+      if !sb.runtime.isReference {
+        // runc's read-only bind mount of itself keeps its name; berth's stub is a memfd.
+        let openedFile = readText(shared + "/opened-file") ?? ""
+        #expect(openedFile.hasPrefix("/memfd:"), "the container reached \(openedFile)")
+      }
       #expect(await Self.sha256(binary) == before, "\(binary) was modified from inside a container")
     }
   }
