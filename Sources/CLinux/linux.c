@@ -343,8 +343,8 @@ int berth_set_controlling_tty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 int berth_tty_make_raw(int fd, struct termios *saved) {
   if (tcgetattr(fd, saved) < 0) return -1;
   struct termios raw = *saved;
+  // Fully raw: the container's own pty already does the output processing ("\n" → "\r\n").
   cfmakeraw(&raw);
-  raw.c_oflag |= OPOST;  // keep output processing so that "\n" still returns the carriage
   return tcsetattr(fd, TCSANOW, &raw);
 }
 

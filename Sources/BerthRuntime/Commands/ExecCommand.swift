@@ -78,6 +78,7 @@ enum ExecCommand {
     var ptyMaster: Int32?
     do {
       if cloneCgroupFD == nil { try cgroups.addProcess(pid) }
+      if let adjust = plan.oomScoreAdj { try ProcessSetup.setOOMScoreAdjust(adjust, pid: pid) }
       try runtimeEnd.send(.go, text: String(pid))
       while true {
         guard let message = try runtimeEnd.receive() else {

@@ -96,7 +96,7 @@ enum UpdateCommand {
       throw BerthError(.unsupported, "Intel RDT (resctrl) is not available on this host")
     }
     try cgroups.update(resources)
-    state.resources = merge(state.resources ?? LinuxResources(), resources)
+    state.resources = try merge(state.resources ?? LinuxResources(), resources)
     try context.store.save(state)
     return 0
   }
@@ -135,41 +135,15 @@ enum UpdateCommand {
     return resources
   }
 
-  /// The saved resources with the update's fields laid over them.
-  static func merge(_ old: LinuxResources, _ new: LinuxResources) -> LinuxResources {
-    var result = old
-    if let memory = new.memory {
-      var merged = old.memory ?? LinuxMemory()
-      merged.limit = memory.limit ?? merged.limit
-      merged.reservation = memory.reservation ?? merged.reservation
-      merged.swap = memory.swap ?? merged.swap
-      merged.kernel = memory.kernel ?? merged.kernel
-      merged.kernelTCP = memory.kernelTCP ?? merged.kernelTCP
-      merged.swappiness = memory.swappiness ?? merged.swappiness
-      merged.disableOOMKiller = memory.disableOOMKiller ?? merged.disableOOMKiller
-      result.memory = merged
+  /// The saved resources with the update's fields laid over them, field by field at every
+  /// depth (an update names only what changes).
+  static func merge(_ old: LinuxResources, _ new: LinuxResources) throws -> LinuxResources {
+    func overlay(_ base: JSONValue, _ top: JSONValue) -> JSONValue {
+      guard case .object(var merged) = base, case .object(let changes) = top else { return top }
+      for (key, value) in changes { merged[key] = merged[key].map { overlay($0, value) } ?? value }
+      return .object(merged)
     }
-    if let cpu = new.cpu {
-      var merged = old.cpu ?? LinuxCPU()
-      merged.shares = cpu.shares ?? merged.shares
-      merged.quota = cpu.quota ?? merged.quota
-      merged.burst = cpu.burst ?? merged.burst
-      merged.period = cpu.period ?? merged.period
-      merged.realtimeRuntime = cpu.realtimeRuntime ?? merged.realtimeRuntime
-      merged.realtimePeriod = cpu.realtimePeriod ?? merged.realtimePeriod
-      merged.cpus = cpu.cpus ?? merged.cpus
-      merged.mems = cpu.mems ?? merged.mems
-      merged.idle = cpu.idle ?? merged.idle
-      result.cpu = merged
-    }
-    result.pids = new.pids ?? old.pids
-    result.blockIO = new.blockIO ?? old.blockIO
-    result.devices = new.devices ?? old.devices
-    result.hugepageLimits = new.hugepageLimits ?? old.hugepageLimits
-    result.network = new.network ?? old.network
-    result.rdma = new.rdma ?? old.rdma
-    if let unified = new.unified { result.unified = (old.unified ?? [:]).merging(unified) { $1 } }
-    return result
+    return try JSON.decode(LinuxResources.self, from: overlay(JSON.encodeValue(old), JSON.encodeValue(new)))
   }
 }
 

@@ -13,6 +13,8 @@ struct PlanBuilder {
   var containerID: String
   var noPivot = false
   var preserveFDs = 0
+  /// Where compiled seccomp filters are cached (nil: always compile).
+  var seccompCache: SeccompCache?
 
   func invalid(_ field: String, _ message: String) -> BerthError {
     BerthError(.invalidArgument, "\(field): \(message)")
@@ -48,7 +50,7 @@ struct PlanBuilder {
     var seccompPlan: SeccompPlan?
     if let seccomp = linux.seccomp {
       seccompPlan = SeccompPlan(
-        program: try Seccomp.compile(seccomp), listenerPath: seccomp.listenerPath,
+        program: try seccompCache?.program(for: seccomp) ?? Seccomp.compile(seccomp), listenerPath: seccomp.listenerPath,
         listenerMetadata: seccomp.listenerMetadata)
     }
     return LaunchPlan(

@@ -63,6 +63,7 @@ struct Launcher {
     let listenFDs = Launcher.inheritedListenFDs()
     var builder = PlanBuilder(spec: spec, bundle: bundle, containerID: options.id)
     builder.noPivot = options.noPivot
+    builder.seccompCache = SeccompCache(directory: SeccompCache.defaultDirectory)
     builder.preserveFDs = options.preserveFDs + listenFDs
     var plan = try builder.build(
       execFifoPath: options.startImmediately ? nil : Path.join(stateDir, ContainerStore.execFifo),
@@ -118,8 +119,9 @@ struct Launcher {
       var status: Int32 = 0
       _ = retryOnInterrupt { waitpid(pid, &status, 0) }
     }
-    if host.mode != .v2 || cloneCgroupFD == nil { try cgroups.addProcess(pid) }
+    if cloneCgroupFD == nil { try cgroups.addProcess(pid) }
     if plan.namespaces.isNew(.user) { try writeIDMappings(pid: pid, plan.namespaces) }
+    if let adjust = plan.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdjust(adjust, pid: pid) }
     do {
       try runtimeEnd.send(.go, text: String(pid))
     } catch {

@@ -8,8 +8,8 @@ import CLinux
 /// What the container's process inherits from the init: limits, scheduling, credentials and
 /// capabilities. Runs in the init (or the exec'd process's setup) after pivot_root.
 enum ProcessSetup {
-  /// Resource limits, OOM score, personality, scheduling and I/O priority: the parts that need
-  /// privileges the process may later drop.
+  /// Resource limits, personality, scheduling and I/O priority: the parts that need privileges
+  /// the process may later drop.
   static func applyLimits(_ process: ProcessPlan, field: String = "process") throws {
     for limit in process.rlimits {
       if berth_prlimit(0, limit.resource, limit.soft, limit.hard) != 0 {
@@ -22,17 +22,6 @@ enum ProcessSetup {
           message += " (the hard limit here is \(current.rlim_max); raising it needs CAP_SYS_RESOURCE)"
         }
         throw BerthError(.system, message, errno: failure)
-      }
-    }
-    if let adjust = process.oomScoreAdj {
-      do {
-        try FS.writeExisting("/proc/self/oom_score_adj", String(adjust))
-      } catch let error as BerthError {
-        var message = "\(field).oomScoreAdj: \(error.message)"
-        if error.errno == EACCES || error.errno == EPERM {
-          message += " (lowering the OOM score needs CAP_SYS_RESOURCE)"
-        }
-        throw BerthError(.system, message, errno: error.errno)
       }
     }
     if let persona = process.personality {
@@ -52,6 +41,23 @@ enum ProcessSetup {
       if berth_ioprio_set_self(ioClass, Int32(priority.priority)) != 0 {
         throw BerthError.system("\(field).ioPriority: ioprio_set \(priority.class) \(priority.priority)")
       }
+    }
+  }
+
+  /// Sets a process's OOM score adjustment. The runtime does it for the container's process
+  /// right after cloning it: the process itself is not dumpable during setup, which in a user
+  /// namespace would keep it from writing its own /proc files.
+  static func setOOMScoreAdjust(_ adjust: Int, pid: pid_t, field: String = "process") throws {
+    let path = "/proc/\(pid)/oom_score_adj"
+    do {
+      try FS.writeExisting(path, String(adjust))
+    } catch let error as BerthError {
+      var message = "\(field).oomScoreAdj: \(error.message)"
+      if error.errno == EACCES || error.errno == EPERM,
+         let current = try? FS.readText(path, trimmingNewline: true), let value = Int(current), adjust < value {
+        message += " (lowering it below \(value) needs CAP_SYS_RESOURCE)"
+      }
+      throw BerthError(.system, message, errno: error.errno)
     }
   }
 
