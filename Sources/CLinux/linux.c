@@ -272,6 +272,9 @@ int berth_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard) {
   return prlimit64(pid, (enum __rlimit_resource)resource, &limit, NULL);
 }
 int berth_personality(unsigned long persona) { return personality(persona); }
+long berth_join_session_keyring(const char *name) {
+  return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0);
+}
 
 struct berth_sched_attr {
   uint32_t size;

@@ -65,6 +65,11 @@ struct ContainerInit {
         berth_unshare(Int32(truncatingIfNeeded: BERTH_CLONE_NEWCGROUP))
       }
     }
+    if plan.newKeyring && berth_join_session_keyring("_ses.\(plan.containerID)") < 0
+      && errno != ENOSYS && errno != EACCES {
+      // ENOSYS: kernel without keys; EACCES: a seccomp profile or LSM forbids keyctl.
+      throw BerthError.system("join a new session keyring (pass --no-new-keyring to skip it)")
+    }
     StartTrace.mark("init: go")
     // The exec fifo lives in the state directory: open it while the host's tree is visible.
     // (Left open: it is close-on-exec, and this process execs or exits.)

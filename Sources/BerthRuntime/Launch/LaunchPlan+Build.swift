@@ -12,6 +12,7 @@ struct PlanBuilder {
   var bundle: String
   var containerID: String
   var noPivot = false
+  var newKeyring = true
   var preserveFDs = 0
   /// Where compiled seccomp filters are cached (nil: always compile).
   var seccompCache: SeccompCache?
@@ -59,7 +60,7 @@ struct PlanBuilder {
       devices: try devicePlans(linux.devices ?? []),
       devIsMounted: mounts.contains { Path.clean($0.destination) == "/dev" },
       hasDevpts: mounts.contains { $0.type == "devpts" },
-      rootPropagation: propagation, readonlyRoot: root.readonly ?? false, noPivot: noPivot,
+      rootPropagation: propagation, readonlyRoot: root.readonly ?? false, noPivot: noPivot, newKeyring: newKeyring,
       hostname: spec.hostname, domainname: spec.domainname, sysctls: sysctls,
       maskedPaths: try containerPaths(linux.maskedPaths, field: "linux.maskedPaths"),
       readonlyPaths: try containerPaths(linux.readonlyPaths, field: "linux.readonlyPaths"),

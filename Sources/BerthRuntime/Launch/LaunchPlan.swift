@@ -23,6 +23,9 @@ struct LaunchPlan {
   var rootPropagation: UInt
   var readonlyRoot: Bool
   var noPivot: Bool
+  /// Join a new session keyring (runc's default), so that containers do not share the
+  /// runtime caller's kernel keys.
+  var newKeyring: Bool
   var hostname: String?
   var domainname: String?
   var sysctls: [(key: String, value: String)]

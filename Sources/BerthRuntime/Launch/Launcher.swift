@@ -63,6 +63,7 @@ struct Launcher {
     let listenFDs = Launcher.inheritedListenFDs()
     var builder = PlanBuilder(spec: spec, bundle: bundle, containerID: options.id)
     builder.noPivot = options.noPivot
+    builder.newKeyring = !options.noNewKeyring
     builder.seccompCache = SeccompCache(directory: SeccompCache.defaultDirectory)
     builder.preserveFDs = options.preserveFDs + listenFDs
     var plan = try builder.build(

@@ -160,6 +160,8 @@ int berth_sethostname(const char *name, size_t len);
 int berth_setdomainname(const char *name, size_t len);
 int berth_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 int berth_personality(unsigned long persona);
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring named `name`.
+long berth_join_session_keyring(const char *name);
 /// sched_setattr(2) for the calling process.
 int berth_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
                         uint64_t runtime, uint64_t deadline, uint64_t period);
