@@ -90,7 +90,7 @@ public struct CgroupHost: Sendable, Equatable {
     let host: CgroupHost
     // Only a cgroup2 root has cgroup.controllers (the tmpfs of v1 and hybrid hosts does not):
     // one access(2) answers for pure v2 hosts without reading mountinfo.
-    if access(Path.join(root, "cgroup.controllers"), F_OK) == 0 {
+    if isUnifiedOnly(root: root) {
       host = CgroupHost(mode: .v2, hierarchies: [], unified: Hierarchy(mountPoint: Path.clean(root)))
     } else {
       let text = try FS.readText("/proc/self/mountinfo")
@@ -98,6 +98,12 @@ public struct CgroupHost: Sendable, Equatable {
     }
     if cacheable { cache.withLock { $0 = host } }
     return host
+  }
+
+  /// Whether the host mounts only cgroup2, at `root`: one access(2), no mountinfo. The
+  /// runtime asks before it clones (a pure v2 host lets the child start in its cgroup).
+  public static func isUnifiedOnly(root: String = defaultRoot) -> Bool {
+    access(Path.join(root, "cgroup.controllers"), F_OK) == 0
   }
 
   /// The controllers a v1 mount's super options can name (everything else there is an option
@@ -111,22 +117,27 @@ public struct CgroupHost: Sendable, Equatable {
     let cleanRoot = Path.clean(root)
     var v1: [Hierarchy] = []
     var v2: [Hierarchy] = []
-    for line in mountinfo.split(separator: "\n") {
-      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 8, let dash = fields[6...].firstIndex(of: "-"), dash + 1 < fields.count else { continue }
+    // Split on bytes, not Characters: grapheme breaking made this parse the slowest step of
+    // a container start.
+    let space = UInt8(ascii: " ")
+    for line in mountinfo.utf8.split(separator: UInt8(ascii: "\n")) {
+      let fields = line.split(separator: space, omittingEmptySubsequences: true)
+      guard fields.count >= 8, let dash = fields[6...].firstIndex(where: { $0.elementsEqual("-".utf8) }),
+            dash + 1 < fields.count else { continue }
       let fsType = fields[dash + 1]
-      guard fsType == "cgroup" || fsType == "cgroup2" else { continue }
-      let mountPoint = unescape(fields[4])
-      let mountRoot = unescape(fields[3])
-      if fsType == "cgroup2" {
+      let isV2 = fsType.elementsEqual("cgroup2".utf8)
+      guard isV2 || fsType.elementsEqual("cgroup".utf8) else { continue }
+      let mountPoint = unescape(Substring(fields[4]))
+      let mountRoot = unescape(Substring(fields[3]))
+      if isV2 {
         v2.append(Hierarchy(mountPoint: mountPoint, root: mountRoot))
         continue
       }
-      let superOptions = dash + 3 < fields.count ? fields[dash + 3] : ""
       var controllers: [String] = []
-      for option in superOptions.split(separator: ",") {
-        if option.hasPrefix("name=") || v1Controllers.contains(String(option)) {
-          controllers.append(String(option))
+      if dash + 3 < fields.count {
+        for option in fields[dash + 3].split(separator: UInt8(ascii: ",")) {
+          let name = String(Substring(option))
+          if name.hasPrefix("name=") || v1Controllers.contains(name) { controllers.append(name) }
         }
       }
       if controllers.isEmpty { continue }

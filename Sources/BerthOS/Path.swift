@@ -21,12 +21,15 @@ public enum Path {
   /// Removes ".", "..", repeated and trailing slashes. ".." at the root stays at the root, so
   /// the result of cleaning an absolute path never leaves "/".
   public static func clean(_ path: String) -> String {
-    let absolute = path.hasPrefix("/")
-    var parts: [Substring] = []
-    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-      if part == "." { continue }
-      if part == ".." {
-        if let last = parts.last, last != ".." {
+    // Works on bytes: Character iteration (grapheme breaking) made this show in profiles.
+    let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+    let bytes = Array(path.utf8)
+    let absolute = bytes.first == slash
+    var parts: [ArraySlice<UInt8>] = []
+    for part in bytes.split(separator: slash) {
+      if part.count == 1 && part.first == dot { continue }
+      if part.count == 2 && part.first == dot && part.last == dot {
+        if let last = parts.last, !(last.count == 2 && last.first == dot && last.last == dot) {
           parts.removeLast()
         } else if !absolute {
           parts.append(part)
@@ -35,23 +38,30 @@ public enum Path {
       }
       parts.append(part)
     }
-    let joined = parts.joined(separator: "/")
-    if absolute { return "/" + joined }
-    return joined.isEmpty ? "." : joined
+    var result: [UInt8] = absolute ? [slash] : []
+    result.reserveCapacity(bytes.count)
+    for (index, part) in parts.enumerated() {
+      if index > 0 { result.append(slash) }
+      result.append(contentsOf: part)
+    }
+    if result.isEmpty { return "." }
+    return String(decoding: result, as: UTF8.self)
   }
 
   public static func dirname(_ path: String) -> String {
     let cleaned = clean(path)
-    guard let slash = cleaned.lastIndex(of: "/") else { return "." }
-    if slash == cleaned.startIndex { return "/" }
-    return String(cleaned[..<slash])
+    let utf8 = cleaned.utf8
+    guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+    if slash == utf8.startIndex { return "/" }
+    return String(Substring(utf8[..<slash]))
   }
 
   public static func basename(_ path: String) -> String {
     let cleaned = clean(path)
-    guard let slash = cleaned.lastIndex(of: "/") else { return cleaned }
-    let name = cleaned[cleaned.index(after: slash)...]
-    return name.isEmpty ? "/" : String(name)
+    let utf8 = cleaned.utf8
+    guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return cleaned }
+    let name = utf8[utf8.index(after: slash)...]
+    return name.isEmpty ? "/" : String(Substring(name))
   }
 
   /// An absolute path for `path` against the working directory, cleaned.

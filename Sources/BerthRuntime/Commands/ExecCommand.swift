@@ -60,10 +60,16 @@ enum ExecCommand {
     for type in order where state.namespaces.contains(type) {
       try Namespaces.join(type, path: "/proc/\(initPID)/ns/\(NamespacePlan.procName(type))")
     }
-    let cloneCgroupFD = try cgroups.openDirectoryForClone()
-    defer { if let cloneCgroupFD { close(cloneCgroupFD) } }
+    // The process enters the container's cgroups as the init does (see CgroupEntry).
+    let entry = try CgroupEntry(manager: cgroups, host: CgroupHost.detect())
+    defer { entry.close() }
     let (runtimeEnd, childEnd) = try SyncChannel.makePair()
-    let pid = berth_clone3(0, cloneCgroupFD ?? -1, nil)
+    var pid = berth_clone3(0, entry.cloneFD ?? -1, nil)
+    var clonedIntoCgroup = entry.cloneFD != nil
+    if pid < 0 && clonedIntoCgroup && (errno == EINVAL || errno == E2BIG || errno == EOPNOTSUPP) {
+      pid = berth_clone3(0, -1, nil)
+      clonedIntoCgroup = false
+    }
     if pid < 0 {
       childEnd.close()
       runtimeEnd.close()
@@ -72,12 +78,15 @@ enum ExecCommand {
     if pid == 0 {
       runtimeEnd.close()
       ExecInit(process: plan, seccomp: seccomp, channel: childEnd, execStubFD: stubFD, initPID: initPID,
-               namespaces: state.namespaces, consoleSocketFD: consoleSocket >= 0 ? consoleSocket : nil).run()
+               namespaces: state.namespaces, consoleSocketFD: consoleSocket >= 0 ? consoleSocket : nil,
+               cgroupTaskFDs: entry.taskFDs).run()
     }
     childEnd.close()
     var ptyMaster: Int32?
     do {
-      if cloneCgroupFD == nil { try cgroups.addProcess(pid) }
+      if entry.cloneFD != nil && !clonedIntoCgroup, let unified = cgroups.paths[""] {
+        try CgroupEntry.move(pid, into: unified)
+      }
       if let adjust = plan.oomScoreAdj { try ProcessSetup.setOOMScoreAdjust(adjust, pid: pid) }
       try runtimeEnd.send(.go, text: String(pid))
       while true {
@@ -170,10 +179,12 @@ struct ExecInit {
   let initPID: Int
   let namespaces: [NamespaceType]
   let consoleSocketFD: Int32?
+  let cgroupTaskFDs: [Int32]
 
   func run() -> Never {
     ProcessFinisher.resetSignals()
     do {
+      try CgroupEntry.enter(taskFDs: cgroupTaskFDs)
       _ = try channel.expect(.go, eofError: BerthError(.internalError, "the runtime went away"))
       // Not dumpable: no process in the container may open this one's /proc files (and its
       // exe link) while it still runs the runtime's code.

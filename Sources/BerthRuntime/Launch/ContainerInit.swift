@@ -18,6 +18,7 @@ struct ContainerInit {
     // container may open its /proc files or its exe link (the kernel checks ptrace access).
     _ = berth_prctl(BERTH_PR_SET_DUMPABLE, 0, 0, 0, 0)
     do {
+      try CgroupEntry.enter(taskFDs: plan.cgroupTaskFDs)
       try setUpAndExec()
     } catch {
       try? channel.send(.error, text: "\(error)")
@@ -25,20 +26,29 @@ struct ContainerInit {
     _exit(1)
   }
 
-  /// Waits for the runtime's `go`: the init is in its cgroups and its ID maps are written.
-  /// Returns the init's pid as the host sees it.
-  private func receiveGo() throws -> Int {
-    let go = try channel.expect(.go, eofError: BerthError(.internalError, "the runtime went away"))
-    return Int(String(decoding: go.payload, as: UTF8.self)) ?? 0
+  /// The runtime's `go`, received once, when first needed: the init is in its cgroups and its
+  /// ID maps are written.
+  final class Go {
+    let channel: SyncChannel
+    private var message: GoMessage?
+    init(channel: SyncChannel) { self.channel = channel }
+
+    func get() throws -> GoMessage {
+      if let message { return message }
+      let go = try channel.expect(.go, eofError: BerthError(.internalError, "the runtime went away"))
+      let decoded = try GoMessage(decoding: go.payload)
+      message = decoded
+      return decoded
+    }
   }
 
   private func setUpAndExec() throws {
     // Without a new user namespace the mounts need nothing from the runtime: they go ahead
-    // while the runtime moves the init into its cgroups and records the state, and `go` is
-    // awaited only before anything that must happen inside the cgroups (hooks, the process).
-    // A new user namespace must have its ID maps before the init does anything.
-    let goFirst = plan.namespaces.isNew(.user)
-    var hostPID = goFirst ? try receiveGo() : 0
+    // while the runtime makes the cgroups, moves the init into them and records the state;
+    // `go` is awaited at the cgroup mount and before anything that must happen inside the
+    // cgroups (hooks, the process). A new user namespace must have its ID maps first.
+    let go = Go(channel: channel)
+    if plan.namespaces.isNew(.user) { _ = try go.get() }
     // Everything the init creates gets exactly the mode it asks for.
     umask(0)
     // The runtime joined the others before cloning; a user namespace must be joined by the
@@ -51,20 +61,20 @@ struct ContainerInit {
         }
       }
     }
+    if plan.namespaces.unshareCgroupAfterEntering {
+      try check("linux.namespaces: create the cgroup namespace") {
+        berth_unshare(Int32(truncatingIfNeeded: BERTH_CLONE_NEWCGROUP))
+      }
+    }
     if plan.namespaces.inUserNamespace {
       // Become root of the user namespace (uid 0 maps to what the config says).
       try check("setresgid 0 in the user namespace") { berth_setresgid(0, 0, 0) }
       try check("setresuid 0 in the user namespace") { berth_setresuid(0, 0, 0) }
     }
     let setup = RootfsSetup(plan: plan)
-    let rootFD = try setup.prepare()
+    let rootFD = try setup.prepare { try go.get().cgroupMounts }
     StartTrace.mark("init: mounts done")
-    if !goFirst { hostPID = try receiveGo() }
-    if plan.namespaces.unshareCgroupAfterGo {
-      try check("linux.namespaces: create the cgroup namespace") {
-        berth_unshare(Int32(truncatingIfNeeded: BERTH_CLONE_NEWCGROUP))
-      }
-    }
+    let hostPID = try go.get().hostPID
     if plan.newKeyring && berth_join_session_keyring("_ses.\(plan.containerID)") < 0
       && errno != ENOSYS && errno != EACCES {
       // ENOSYS: kernel without keys; EACCES: a seccomp profile or LSM forbids keyctl.

@@ -22,7 +22,7 @@ struct PlanBuilder {
   }
 
   /// Validates what does not depend on the host (so `create` fails before touching anything).
-  func build(execFifoPath: String?, consoleSocketFD: Int32?, execStubFD: Int32, cgroupMountSources: [(String, String)]) throws -> LaunchPlan {
+  func build(execFifoPath: String?, consoleSocketFD: Int32?, execStubFD: Int32) throws -> LaunchPlan {
     try checkVersion()
     guard let root = spec.root else {
       throw invalid("root", "missing: config.json must give the root file system's path (root.path)")
@@ -64,7 +64,6 @@ struct PlanBuilder {
       hostname: spec.hostname, domainname: spec.domainname, sysctls: sysctls,
       maskedPaths: try containerPaths(linux.maskedPaths, field: "linux.maskedPaths"),
       readonlyPaths: try containerPaths(linux.readonlyPaths, field: "linux.readonlyPaths"),
-      cgroupMountSources: cgroupMountSources.map { (name: $0.0, hostPath: $0.1) },
       hooks: spec.hooks ?? Hooks(), execFifoPath: execFifoPath, consoleSocketFD: consoleSocketFD,
       execStubFD: execStubFD, seccomp: seccompPlan)
   }

@@ -31,8 +31,6 @@ struct LaunchPlan {
   var sysctls: [(key: String, value: String)]
   var maskedPaths: [String]
   var readonlyPaths: [String]
-  /// Host directories of the container's cgroups, by controller, for `cgroup` mounts.
-  var cgroupMountSources: [(name: String, hostPath: String)]
   var hooks: Hooks
   /// The exec fifo the init waits on (create), or nil when the runtime starts it directly (run).
   var execFifoPath: String?
@@ -41,6 +39,8 @@ struct LaunchPlan {
   /// The sealed memfd holding the exec stub.
   var execStubFD: Int32
   var seccomp: SeccompPlan?
+  /// v1 `tasks` files the init writes "0" to, to enter its cgroups (see `CgroupEntry`).
+  var cgroupTaskFDs: [Int32] = []
 }
 
 /// Namespaces to create and to join.
@@ -50,10 +50,10 @@ struct NamespacePlan {
   /// With a joined user namespace, the new namespaces must belong to it: the init joins it
   /// first, then unshares these (and `cloneFlags` holds none of them).
   var unshareAfterUserJoin: UInt64 = 0
-  /// A new cgroup namespace is rooted at the cgroup its creator is in. Unless the init is
-  /// cloned straight into its cgroup (v2), it makes its cgroup namespace after `go`, once the
-  /// runtime has moved it there.
-  var unshareCgroupAfterGo = false
+  /// A new cgroup namespace is rooted at the cgroups its creator is in. Unless the init is
+  /// cloned straight into all of them (pure v2), it makes its cgroup namespace once it has
+  /// entered its v1 cgroups.
+  var unshareCgroupAfterEntering = false
   /// Namespaces to join, by path, in the order they must be joined.
   var join: [(type: NamespaceType, path: String)] = []
   var newTime = false
@@ -63,7 +63,7 @@ struct NamespacePlan {
 
   func isNew(_ type: NamespaceType) -> Bool {
     (cloneFlags | unshareAfterUserJoin) & NamespacePlan.flag(type) != 0 || (type == .time && newTime)
-      || (type == .cgroup && unshareCgroupAfterGo)
+      || (type == .cgroup && unshareCgroupAfterEntering)
   }
   func joins(_ type: NamespaceType) -> Bool { join.contains { $0.type == type } }
   /// Whether the container has a mount namespace of its own (new or joined).

@@ -52,13 +52,10 @@ struct Launcher {
       throw BerthError(.invalidArgument, "--console-socket given, but process.terminal is not true in config.json")
     }
     StartTrace.mark("spec loaded")
-    let host = try CgroupHost.detect()
-    let cgroups = try host.manager(cgroupsPath: spec.linux?.cgroupsPath, containerID: options.id)
     let consoleSocket: Int32 = try options.consoleSocket.map { try Console.connect($0).release() } ?? -1
     defer { if consoleSocket >= 0 { close(consoleSocket) } }
     let stubFD = try ExecStub.makeFD()
     defer { if stubFD >= 0 { close(stubFD) } }
-    StartTrace.mark("cgroups located, stub made")
     let stateDir = store.directory(options.id)
     let listenFDs = Launcher.inheritedListenFDs()
     var builder = PlanBuilder(spec: spec, bundle: bundle, containerID: options.id)
@@ -68,16 +65,10 @@ struct Launcher {
     builder.preserveFDs = options.preserveFDs + listenFDs
     var plan = try builder.build(
       execFifoPath: options.startImmediately ? nil : Path.join(stateDir, ContainerStore.execFifo),
-      consoleSocketFD: consoleSocket >= 0 ? consoleSocket : nil, execStubFD: stubFD,
-      cgroupMountSources: Launcher.cgroupMountSources(host: host, paths: cgroups.paths))
+      consoleSocketFD: consoleSocket >= 0 ? consoleSocket : nil, execStubFD: stubFD)
     if listenFDs > 0 { plan.process.env += ["LISTEN_FDS=\(listenFDs)", "LISTEN_PID=1"] }
-    if host.mode != .v2 {
-      for flags in [\NamespacePlan.cloneFlags, \NamespacePlan.unshareAfterUserJoin]
-      where plan.namespaces[keyPath: flags] & BERTH_CLONE_NEWCGROUP != 0 {
-        plan.namespaces[keyPath: flags] &= ~BERTH_CLONE_NEWCGROUP
-        plan.namespaces.unshareCgroupAfterGo = true
-      }
-    }
+    var resources = spec.linux?.resources
+    resources?.devices = DefaultDeviceRules.effective(spec)
 
     StartTrace.mark("plan built")
     // From here on, undo what is made if a later step fails.
@@ -88,22 +79,38 @@ struct Launcher {
     if let fifo = plan.execFifoPath {
       try check("create the exec fifo") { mkfifo(fifo, 0o600) }
     }
-    var resources = spec.linux?.resources
-    resources?.devices = DefaultDeviceRules.effective(spec)
-    try cgroups.createAndApply(resources)
-    undo.push { try? cgroups.destroy() }
     if let seccomp = plan.seccomp {
       try FS.write(Path.join(stateDir, ContainerStore.seccompFile), seccomp.program.serialized, mode: 0o600)
     }
+    let host = try CgroupHost.detect()
+    let manager = try host.manager(cgroupsPath: spec.linux?.cgroupsPath, containerID: options.id)
+    try manager.createAndApply(resources)
+    undo.push { try? manager.destroy() }
+    let entry = try CgroupEntry(manager: manager, host: host)
+    defer { entry.close() }
+    plan.cgroupTaskFDs = entry.taskFDs
+    if !entry.taskFDs.isEmpty {
+      // A new cgroup namespace is rooted where its creator is: with v1 hierarchies it is made
+      // after the init has moved itself into its cgroups.
+      for flags in [\NamespacePlan.cloneFlags, \NamespacePlan.unshareAfterUserJoin]
+      where plan.namespaces[keyPath: flags] & BERTH_CLONE_NEWCGROUP != 0 {
+        plan.namespaces[keyPath: flags] &= ~BERTH_CLONE_NEWCGROUP
+        plan.namespaces.unshareCgroupAfterEntering = true
+      }
+    }
     StartTrace.mark("state dir and cgroups made")
-    let cloneCgroupFD = try cgroups.openDirectoryForClone()
-    defer { if let cloneCgroupFD { close(cloneCgroupFD) } }
 
     try joinNamespacesForChildren(plan.namespaces)
     let (runtimeEnd, initEnd) = try SyncChannel.makePair()
     var channelOpen = true
     defer { if channelOpen { runtimeEnd.close() } }
-    let pid = berth_clone3(plan.namespaces.cloneFlags, cloneCgroupFD ?? -1, nil)
+    var pid = berth_clone3(plan.namespaces.cloneFlags, entry.cloneFD ?? -1, nil)
+    var clonedIntoCgroup = entry.cloneFD != nil
+    if pid < 0 && clonedIntoCgroup && (errno == EINVAL || errno == E2BIG || errno == EOPNOTSUPP) {
+      // A kernel before 5.7 has no CLONE_INTO_CGROUP: clone, then move the init.
+      pid = berth_clone3(plan.namespaces.cloneFlags, -1, nil)
+      clonedIntoCgroup = false
+    }
     if pid < 0 {
       let failure = errno
       initEnd.close()
@@ -120,25 +127,28 @@ struct Launcher {
       var status: Int32 = 0
       _ = retryOnInterrupt { waitpid(pid, &status, 0) }
     }
-    if cloneCgroupFD == nil { try cgroups.addProcess(pid) }
+    if entry.cloneFD != nil && !clonedIntoCgroup, let unified = manager.paths[""] {
+      try CgroupEntry.move(pid, into: unified)
+    }
     if plan.namespaces.isNew(.user) { try writeIDMappings(pid: pid, plan.namespaces) }
     if let adjust = plan.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdjust(adjust, pid: pid) }
+    let go = GoMessage(hostPID: Int(pid), cgroupMounts: try Launcher.cgroupMountSources(manager))
     do {
-      try runtimeEnd.send(.go, text: String(pid))
+      try runtimeEnd.send(.go, go.encoded)
     } catch {
-      // The init may have failed already (it sets up its mounts without waiting for `go`):
-      // its own message says why.
+      // The init may have failed already (it mounts without waiting for `go`): its own
+      // message says why.
       if let message = try? runtimeEnd.receive(), message.tag == .error {
         throw BerthError(.commandFailed, String(decoding: message.payload, as: UTF8.self))
       }
       throw error
     }
-    StartTrace.mark("cgroup joined, maps written")
-    // The state is written while the init sets up its mounts.
+    StartTrace.mark("maps written, go sent")
+    // The state is written while the init goes on with its setup.
     var state = SavedState(
       id: options.id, bundle: bundle, rootfs: plan.rootfs, created: Clock.rfc3339Now(), pid: Int(pid),
       pidStartTime: ProcessInfo.stat(pid: Int(pid))?.startTime ?? 0, annotations: spec.annotations,
-      cgroupPaths: cgroups.paths, resources: spec.linux?.resources, hooks: spec.hooks,
+      cgroupPaths: manager.paths, resources: spec.linux?.resources, hooks: spec.hooks,
       namespaces: Launcher.namespaceTypes(spec), hasSeccomp: plan.seccomp != nil, owner: "")
     try store.save(state)
     StartTrace.mark("state saved")
@@ -148,7 +158,7 @@ struct Launcher {
     undo.clear()
     channelOpen = false
     state.pid = Int(pid)
-    return Launched(pid: pid, channel: runtimeEnd, cgroups: cgroups, state: state, ptyMaster: ptyMaster)
+    return Launched(pid: pid, channel: runtimeEnd, cgroups: manager, state: state, ptyMaster: ptyMaster)
   }
 
   /// Serves the init's requests until it reports `created`.
@@ -261,11 +271,13 @@ struct Launcher {
   }
 
   /// Where each hierarchy's container directory appears under the container's /sys/fs/cgroup.
-  static func cgroupMountSources(host: CgroupHost, paths: [String: String]) -> [(String, String)] {
+  static func cgroupMountSources(_ manager: any CgroupManager) throws -> [(name: String, hostPath: String)] {
+    let host = try CgroupHost.detect()
+    let paths = manager.paths
     if host.mode == .v2 {
       return paths[""].map { [("", $0)] } ?? []
     }
-    var sources: [(String, String)] = []
+    var sources: [(name: String, hostPath: String)] = []
     for hierarchy in host.hierarchies {
       guard let controller = hierarchy.controllers.first, let dir = paths[controller] else { continue }
       sources.append((Path.basename(hierarchy.mountPoint), dir))

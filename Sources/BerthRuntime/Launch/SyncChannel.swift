@@ -11,8 +11,7 @@ import CLinux
 /// exec'd the container's process (or died): that is how `run` knows the process started.
 struct SyncChannel {
   enum Tag: UInt8 {
-    /// Runtime → init: user namespace maps and cgroups are in place; payload: the init's pid
-    /// as the host sees it.
+    /// Runtime → init: user namespace maps and cgroups are in place; payload: a `GoMessage`.
     case go = 0x47  // G
     /// Init → runtime: mounts are done, pivot_root is next: run prestart/createRuntime hooks.
     case runHooks = 0x48  // H
@@ -89,4 +88,36 @@ struct SyncChannel {
   }
 
   func close() { _ = Glibc.close(fd) }
+}
+
+/// What the runtime tells the init with `go`: its pid on the host, and where the container's
+/// cgroup directories are (for `cgroup` mounts), as "pid\n" then "name\tpath\n" lines.
+struct GoMessage {
+  var hostPID: Int
+  /// By mount directory name under /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"; ""
+  /// for a pure cgroup v2 host).
+  var cgroupMounts: [(name: String, hostPath: String)]
+
+  var encoded: [UInt8] {
+    var text = "\(hostPID)\n"
+    for mount in cgroupMounts { text += "\(mount.name)\t\(mount.hostPath)\n" }
+    return Array(text.utf8)
+  }
+
+  init(hostPID: Int, cgroupMounts: [(name: String, hostPath: String)]) {
+    self.hostPID = hostPID
+    self.cgroupMounts = cgroupMounts
+  }
+
+  init(decoding bytes: [UInt8]) throws {
+    let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+    guard let first = lines.first, let pid = Int(String(decoding: first, as: UTF8.self)) else {
+      throw BerthError(.internalError, "malformed go message from the runtime")
+    }
+    hostPID = pid
+    cgroupMounts = lines.dropFirst().compactMap { line in
+      guard let tab = line.firstIndex(of: UInt8(ascii: "\t")) else { return nil }
+      return (String(decoding: line[..<tab], as: UTF8.self), String(decoding: line[(tab + 1)...], as: UTF8.self))
+    }
+  }
 }

@@ -13,7 +13,9 @@ struct RootfsSetup {
 
   /// Everything that happens with the host's tree still visible: runs in the init, in the
   /// container's new mount namespace. Returns the rootfs descriptor for `pivot`.
-  func prepare() throws -> OwnedFD {
+  /// - Parameter cgroupMounts: where the container's cgroups are; called at the first `cgroup`
+  ///   mount (the runtime may still be making them while the other mounts go ahead).
+  func prepare(cgroupMounts: () throws -> [(name: String, hostPath: String)]) throws -> OwnedFD {
     try Mounter.mount(nil, "/", type: nil, flags: plan.rootPropagation, data: nil,
                       what: "set the propagation of / (linux.rootfsPropagation)")
     if plan.rootPropagation & BERTH_MS_SHARED != 0 {
@@ -27,7 +29,11 @@ struct RootfsSetup {
     let root = InRootPath(rootFD: rootFD.raw, rootPath: plan.rootfs)
     for mount in plan.mounts {
       do {
-        try mountOne(mount, root: root)
+        if mount.kind == .cgroup {
+          try cgroupMount(mount, root: root, sources: cgroupMounts())
+        } else {
+          try mountOne(mount, root: root)
+        }
       } catch let error as BerthError {
         throw error.prefixed("mounts[\(mount.index)] (\(mount.destination))")
       }
@@ -39,11 +45,7 @@ struct RootfsSetup {
   }
 
   func mountOne(_ mount: MountPlan, root: InRootPath) throws {
-    switch mount.kind {
-    case .bind: try bindMount(mount, root: root)
-    case .cgroup: try cgroupMount(mount, root: root)
-    case .filesystem: try filesystemMount(mount, root: root)
-    }
+    if mount.kind == .bind { try bindMount(mount, root: root) } else { try filesystemMount(mount, root: root) }
   }
 
   func bindMount(_ mount: MountPlan, root: InRootPath) throws {
@@ -117,9 +119,8 @@ struct RootfsSetup {
 
   /// The cgroup file system: with cgroup v2, the container's own cgroup directory; with v1,
   /// a tmpfs holding each hierarchy's container directory, as runc lays it out.
-  func cgroupMount(_ mount: MountPlan, root: InRootPath) throws {
+  func cgroupMount(_ mount: MountPlan, root: InRootPath, sources: [(name: String, hostPath: String)]) throws {
     let flags = mount.options.flags & ~(BERTH_MS_BIND | BERTH_MS_REC | BERTH_MS_REMOUNT)
-    let sources = plan.cgroupMountSources
     if sources.count == 1 && sources[0].name.isEmpty {
       let target = try root.openOrCreate(mount.destination, directory: true)
       try Mounter.mount(sources[0].hostPath, fdPath(target.raw), type: nil, flags: BERTH_MS_BIND | BERTH_MS_REC,

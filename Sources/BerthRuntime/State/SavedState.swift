@@ -111,12 +111,13 @@ struct ContainerStore {
 enum ProcessInfo {
   /// Field 22 of /proc/PID/stat (start time in clock ticks after boot), and field 3 (state).
   static func stat(pid: Int) -> (startTime: UInt64, state: Character)? {
-    guard let text = try? FS.readText("/proc/\(pid)/stat") else { return nil }
+    guard let bytes = try? FS.read("/proc/\(pid)/stat") else { return nil }
     // The command name (field 2) may hold spaces and parentheses: fields start after the last ")".
-    guard let close = text.lastIndex(of: ")") else { return nil }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
-    return (start, state)
+    guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+    let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+    guard fields.count > 19, let state = fields[0].first,
+          let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+    return (start, Character(Unicode.Scalar(state)))
   }
 
   /// Alive and not a zombie, and still the same process (same start time).
