@@ -40,7 +40,7 @@ public enum FS {
   /// Writes to a temporary file beside `path`, then renames it over `path`: readers see the
   /// old content or the new, never a part.
   public static func writeAtomically(_ path: String, _ bytes: some Collection<UInt8>, mode: mode_t = 0o644) throws {
-    let temp = path + ".tmp-\(getpid())"
+    let temp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     do {
       try write(temp, bytes, mode: mode)
       try check("rename \(temp) to \(path)") { rename(temp, path) }

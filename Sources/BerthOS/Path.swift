@@ -5,14 +5,18 @@ import Glibc
 /// Lexical path operations (no file system access).
 public enum Path {
   /// Joins components with single slashes; an absolute later component does not reset the
-  /// result (unlike many path APIs): `join("/rootfs", "/etc")` is "/rootfs/etc".
+  /// result (unlike many path APIs): `join("/rootfs", "/etc")` is "/rootfs/etc". An empty base
+  /// gives a relative result: `join("", "etc")` is "etc".
   public static func join(_ base: String, _ rest: String...) -> String {
     var result = base
-    for part in rest where !part.isEmpty {
-      if result.hasSuffix("/") {
-        result += part.hasPrefix("/") ? String(part.dropFirst()) : part
+    for part in rest {
+      let trimmed = part.drop { $0 == "/" }
+      if trimmed.isEmpty { continue }
+      if result.isEmpty {
+        result = String(trimmed)
       } else {
-        result += part.hasPrefix("/") ? part : "/" + part
+        while result.count > 1 && result.hasSuffix("/") { result.removeLast() }
+        result += result.hasSuffix("/") ? trimmed : "/" + trimmed
       }
     }
     return result

@@ -41,18 +41,17 @@ public enum Signals {
     return String(number)
   }
 
+  /// "RTMIN", "RTMIN+3", "RTMAX-1": only numbers within RTMIN...RTMAX.
   private static func realtime(_ name: String) -> Int32? {
     func offset(_ rest: Substring) -> Int32? { rest.isEmpty ? 0 : Int32(rest) }
-    if name.hasPrefix("RTMIN") {
-      guard let value = offset(name.dropFirst(5)) else { return nil }
-      let number = realtimeMin + value
-      return number <= realtimeMax ? number : nil
+    let number: Int32
+    if name.hasPrefix("RTMIN"), let value = offset(name.dropFirst(5)) {
+      number = realtimeMin + value
+    } else if name.hasPrefix("RTMAX"), let value = offset(name.dropFirst(5)) {
+      number = realtimeMax + value
+    } else {
+      return nil
     }
-    if name.hasPrefix("RTMAX") {
-      guard let value = offset(name.dropFirst(5)) else { return nil }
-      let number = realtimeMax + value
-      return number >= realtimeMin ? number : nil
-    }
-    return nil
+    return (realtimeMin...realtimeMax).contains(number) ? number : nil
   }
 }

@@ -58,9 +58,19 @@ enum StartCommand {
     }
     var byte: UInt8 = 0
     let written = write(fd, &byte, 1)
-    close(fd)
-    if written != 1 { throw BerthError.system("signal the container's init to start") }
+    if written != 1 {
+      close(fd)
+      throw BerthError.system("signal the container's init to start")
+    }
     unlink(fifoPath)
+    // poststart hooks run after the process is executed: the init's end of the fifo closes
+    // exactly then (the stub closes it before its execve; otherwise it is close-on-exec), and
+    // the write end then reports POLLERR.
+    var poller = pollfd(fd: fd, events: 0, revents: 0)
+    while poller.revents & Int16(POLLERR | POLLHUP) == 0 {
+      if poll(&poller, 1, -1) < 0 && errno != EINTR { break }
+    }
+    close(fd)
     let warnings = try HookRunner.run(
       .poststart, hooks: state.hooks ?? Hooks(), state: context.store.containerState(state, status: .running))
     for warning in warnings { context.log.write(.warning, warning) }

@@ -26,28 +26,29 @@ public enum Units {
     return Int64(bytes)
   }
 
-  /// Nanoseconds from a Go duration ("5s", "1m30s", "250ms", "1h"); a bare number is seconds.
+  /// Nanoseconds from a Go duration ("5s", "1m30s", "250ms", "1h", "0"); a bare number is
+  /// seconds. Like Go's time.ParseDuration, every number needs a unit and nothing may follow
+  /// the last one.
   public static func durationNanoseconds(_ text: String) throws -> UInt64 {
+    let invalid = BerthError(
+      .invalidArgument, "invalid duration \(quoted(text)): use a number with a unit, such as 5s or 250ms")
     if let seconds = UInt64(text) { return seconds * 1_000_000_000 }
+    // Longest names first, so that "ms" is not read as "m" followed by "s".
     let units: [(String, Double)] = [
-      ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+      ("ns", 1), ("us", 1e3), ("\u{00B5}s", 1e3), ("\u{03BC}s", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
     ]
     var rest = Substring(text)
     var total = 0.0
+    guard !rest.isEmpty else { throw invalid }
     while !rest.isEmpty {
-      var end = rest.startIndex
-      while end < rest.endIndex, rest[end].isNumber || rest[end] == "." { end = rest.index(after: end) }
-      guard let value = Double(rest[..<end]) else { break }
-      rest = rest[end...]
-      guard let unit = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) }) else {
-        total = -1
-        break
+      let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+      guard !number.isEmpty, let value = Double(number) else { throw invalid }
+      rest = rest.dropFirst(number.count)
+      guard let unit = units.first(where: { rest.hasPrefix($0.0) && !($0.0 == "m" && rest.hasPrefix("ms")) }) else {
+        throw invalid
       }
       total += value * unit.1
       rest = rest.dropFirst(unit.0.count)
-    }
-    guard total > 0 else {
-      throw BerthError(.invalidArgument, "invalid duration \(quoted(text)): use a number with a unit, such as 5s or 250ms")
     }
     return UInt64(total)
   }
