@@ -71,7 +71,7 @@ struct ConsoleTests {
         ["sh", "-c", "read line; echo \"got:$line\"; tty; exit 4"], options: ["--tty", "--detach", "--console-socket", socket.path])
       let (master, _) = try await socket.receive()
       defer { close(master) }
-      expectSuccess(try await executed, "exec -t -d")
+      expectSuccess(await executed, "exec -t -d")
       let output = await converse(master: master, input: "hello-exec\n")
       #expect(output.contains("got:hello-exec"), "\(output)")
       #expect(output.contains("/dev/pts/"), "\(output)")

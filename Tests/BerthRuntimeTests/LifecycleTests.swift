@@ -28,7 +28,7 @@ struct LifecycleTests {
     try await withSandbox { sb in
       let c = try sb.container()
       async let result = c.run(["sleep", "100"])
-      let running = try await eventually(timeout: 10) {
+      let running = await eventually(timeout: 10) {
         let r = await sb.runtime(["state", c.id])
         return r.succeeded && r.stdout.contains("\"running\"")
       }

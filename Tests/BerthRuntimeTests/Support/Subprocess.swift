@@ -181,7 +181,7 @@ enum Subprocess {
   /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does
   /// not import: it closes every descriptor from a number up in the child.
   private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-  private nonisolated(unsafe) static let addCloseFrom: AddCloseFrom? = {
+  private static let addCloseFrom: AddCloseFrom? = {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
     else { return nil }
     return unsafeBitCast(symbol, to: AddCloseFrom.self)
