@@ -13,27 +13,7 @@ extension Seccomp {
   /// keeps `fd` and closes it afterwards.
   public static func sendListener(fd: Int32, to path: String, payload: [UInt8]) throws {
     let field = "linux.seccomp.listenerPath \(quoted(path))"
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let pathBytes = Array(path.utf8)
-    let capacity = MemoryLayout.size(ofValue: address.sun_path)
-    guard !pathBytes.isEmpty, pathBytes.count < capacity, !pathBytes.contains(0) else {
-      throw BerthError(.invalidArgument, "\(field): a unix socket path has 1 to \(capacity - 1) bytes and no NUL")
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-      raw.copyBytes(from: pathBytes)
-    }
-
-    let socketFD = OwnedFD(try check("\(field): create a unix socket") {
-      socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    })
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + 1)
-    try check("\(field): connect") {
-      withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD.raw, $0, length) }
-      }
-    }
-
+    let socketFD = try UnixSocket.connect(path, what: field)
     var fds = [fd]
     let sent = payload.withUnsafeBytes { raw in
       berth_send_fds(socketFD.raw, &fds, 1, raw.baseAddress, raw.count)

@@ -111,4 +111,31 @@ struct SeccompTests {
       #expect(r.lines.last == "refused", "\(r)")
     }
   }
+
+  @Test("SCMP_ACT_NOTIFY: the listener reaches linux.seccomp.listenerPath with the container process state",
+        .berthOnly("runc 1.1.5 sends a different state layout"))
+  func notifyListener() async throws {
+    try await withSandbox { sb in
+      let agent = try ConsoleSocket(path: sb.path("agent.sock"))
+      let c = try sb.container()
+      c.linux.seccomp = LinuxSeccomp(
+        defaultAction: .allow, listenerPath: agent.path, listenerMetadata: "berth-test-metadata",
+        syscalls: [SeccompSyscall(names: ["mkdir", "mkdirat"], action: .notify)])
+      // The mkdir blocks until the agent answers or drops the listener; then it fails (ENOSYS).
+      async let result = c.run(["sh", "-c", "mkdir /tmp/x 2>&1; echo done"])
+      let (listener, payload) = try await agent.receive()
+      let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(listener)")) ?? "?"
+      close(listener)
+      let r = try await result
+      expectSuccess(r)
+      #expect(target.contains("seccomp"), "the descriptor is a seccomp listener: \(target)")
+      let state = try JSONDecoder().decode(ContainerProcessState.self, from: Data(payload.utf8))
+      #expect(state.fds == ["seccompFd"])
+      #expect(state.metadata == "berth-test-metadata")
+      #expect(state.state.id == c.id)
+      #expect(state.pid > 0 && state.state.pid == state.pid, "\(payload)")
+      #expect(r.stdout.contains("Function not implemented"), "the notified mkdir fails once the listener is gone: \(r)")
+      #expect(r.lines.last == "done")
+    }
+  }
 }

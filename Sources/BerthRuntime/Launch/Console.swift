@@ -49,24 +49,6 @@ enum Console {
 
   /// Connects to the unix socket given as --console-socket.
   static func connect(_ path: String) throws -> OwnedFD {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    if fd < 0 { throw BerthError.system("create a socket") }
-    let socketFD = OwnedFD(fd)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-      throw BerthError(.invalidArgument, "--console-socket: path \(path) is too long for a unix socket")
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-      for (index, byte) in bytes.enumerated() { raw[index] = byte }
-    }
-    let rc = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-      }
-    }
-    if rc != 0 { throw BerthError.system("--console-socket: connect to \(path)") }
-    return socketFD
+    try UnixSocket.connect(path, what: "--console-socket")
   }
 }
