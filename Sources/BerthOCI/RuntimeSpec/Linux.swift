@@ -43,7 +43,7 @@ public struct Linux: Codable, Sendable, Equatable {
 }
 
 /// The namespace kinds the spec names.
-public enum NamespaceType: String, Codable, Sendable, CaseIterable {
+public enum NamespaceType: String, SpecEnum, Sendable {
   case pid, network, mount, ipc, uts, user, cgroup, time
 }
 

@@ -25,7 +25,7 @@ public struct LinuxSeccomp: Codable, Sendable, Equatable {
   }
 }
 
-public enum SeccompAction: String, Codable, Sendable, CaseIterable {
+public enum SeccompAction: String, SpecEnum, Sendable {
   case kill = "SCMP_ACT_KILL"
   case killProcess = "SCMP_ACT_KILL_PROCESS"
   case killThread = "SCMP_ACT_KILL_THREAD"
@@ -37,7 +37,7 @@ public enum SeccompAction: String, Codable, Sendable, CaseIterable {
   case notify = "SCMP_ACT_NOTIFY"
 }
 
-public enum SeccompOperator: String, Codable, Sendable, CaseIterable {
+public enum SeccompOperator: String, SpecEnum, Sendable {
   case notEqual = "SCMP_CMP_NE"
   case lessThan = "SCMP_CMP_LT"
   case lessEqual = "SCMP_CMP_LE"
