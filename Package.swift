@@ -71,7 +71,7 @@ let package = Package(
     // Fixtures shared by the engine's tests: a real docker-registry on a loopback port, test
     // images. Not linked into any product.
     .target(name: "BerthTestSupport", dependencies: [
-      "BerthOCI", "BerthJSON", "BerthOS",
+      "BerthOCI", "BerthJSON", "BerthOS", "CLinux",
       .product(name: "Crypto", package: "swift-crypto"),
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),

@@ -7,7 +7,7 @@ packages=(
   # build
   pkg-config libseccomp-dev libarchive-dev libsqlite3-dev
   # test fixtures and tools
-  busybox-static docker-registry apache2-utils jq iproute2 util-linux procps e2fsprogs python3 openssl
+  busybox-static docker-registry apache2-utils jq iproute2 util-linux procps e2fsprogs python3 openssl debootstrap
   # networking (CNI plugins)
   containernetworking-plugins iptables
   # peers for interop tests and benchmarks

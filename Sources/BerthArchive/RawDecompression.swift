@@ -15,7 +15,9 @@ public enum RawDecompression {
   public static func stream(file path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
     guard let archive = archive_read_new() else { throw BerthError(.internalError, "archive_read_new failed") }
     defer { archive_read_free(archive) }
-    archive_read_support_filter_all(archive)
+    // Only what layers use: other filters may run external programs.
+    archive_read_support_filter_gzip(archive)
+    archive_read_support_filter_zstd(archive)
     archive_read_support_format_raw(archive)
     guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
       throw BerthError.libarchive(archive, "open \(path)")

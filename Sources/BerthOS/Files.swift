@@ -104,15 +104,59 @@ public enum FS {
     return names
   }
 
-  /// rm -rf without following symlinks and without crossing into other mounts' contents
-  /// being an error: a busy mount point fails with the unlink error.
+  /// rm -rf without following symlinks. Works on the names' bytes, so names that are not
+  /// UTF-8 go too. A mount point inside fails with the error of its removal.
   public static func removeTree(_ path: String) throws {
     guard let info = try lstatIfPresent(path) else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-      for name in try list(path) { try removeTree(path + "/" + name) }
-      if rmdir(path) != 0 && errno != ENOENT { throw BerthError.system("remove \(path)") }
-    } else if unlink(path) != 0 && errno != ENOENT {
-      throw BerthError.system("remove \(path)")
+    if (info.st_mode & S_IFMT) != S_IFDIR {
+      if unlink(path) != 0 && errno != ENOENT { throw BerthError.system("remove \(path)") }
+      return
+    }
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    if fd < 0 {
+      if errno == ENOENT { return }
+      throw BerthError.system("open \(path)")
+    }
+    try removeContents(of: fd, path: path)
+    if rmdir(path) != 0 && errno != ENOENT { throw BerthError.system("remove \(path)") }
+  }
+
+  /// Removes everything in the directory `fd` (closed when done); `path` is for messages.
+  private static func removeContents(of fd: Int32, path: String) throws {
+    guard let dir = fdopendir(fd) else {
+      close(fd)
+      throw BerthError.system("read directory \(path)")
+    }
+    defer { closedir(dir) }
+    let dirFD = dirfd(dir)
+    while true {
+      errno = 0
+      guard let entry = readdir(dir) else {
+        if errno != 0 { throw BerthError.system("read directory \(path)") }
+        return
+      }
+      var name = entry.pointee.d_name
+      let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+      try withUnsafePointer(to: &name) { pointer in
+        try pointer.withMemoryRebound(to: CChar.self, capacity: 256) { cName in
+          if (cName[0] == 46 && cName[1] == 0) || (cName[0] == 46 && cName[1] == 46 && cName[2] == 0) { return }
+          var directory = isDirectory
+          if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+            var info = stat()
+            directory = fstatat(dirFD, cName, &info, AT_SYMLINK_NOFOLLOW) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+          }
+          if directory {
+            let child = openat(dirFD, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child < 0 { throw BerthError.system("open \(path)/\(String(cString: cName))") }
+            try removeContents(of: child, path: path + "/" + String(cString: cName))
+            if unlinkat(dirFD, cName, AT_REMOVEDIR) != 0 && errno != ENOENT {
+              throw BerthError.system("remove \(path)/\(String(cString: cName))")
+            }
+          } else if unlinkat(dirFD, cName, 0) != 0 && errno != ENOENT {
+            throw BerthError.system("remove \(path)/\(String(cString: cName))")
+          }
+        }
+      }
     }
   }
 
