@@ -23,7 +23,7 @@ struct Berth: AsyncParsableCommand {
     // A closed pipe (`berth save | head`, a failed archive write) is an error, not a signal.
     signal(SIGPIPE, SIG_IGN)
     do {
-      var command = try parseAsRoot()
+      var command = try parseAsRoot(hoistGlobalOptions(Array(CommandLine.arguments.dropFirst())))
       if var asyncCommand = command as? AsyncParsableCommand {
         try await asyncCommand.run()
       } else {
@@ -50,6 +50,26 @@ struct Berth: AsyncParsableCommand {
       writeToStandardError("Error: \(message)\n")
       Foundation.exit(code.rawValue == 64 ? 125 : 1)
     }
+  }
+}
+
+extension Berth {
+  /// Global options may come before the command, as with docker (`berth --root /x pull …`):
+  /// they are taken off the front and applied through the environment every command reads.
+  static func hoistGlobalOptions(_ arguments: [String]) -> [String] {
+    var rest = arguments[...]
+    while let first = rest.first, first.hasPrefix("--root") {
+      if first == "--root", rest.count >= 2 {
+        setenv("BERTH_ROOT", rest[rest.startIndex + 1], 1)
+        rest = rest.dropFirst(2)
+      } else if first.hasPrefix("--root=") {
+        setenv("BERTH_ROOT", String(first.dropFirst("--root=".count)), 1)
+        rest = rest.dropFirst()
+      } else {
+        break
+      }
+    }
+    return Array(rest)
   }
 }
 
