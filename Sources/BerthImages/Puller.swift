@@ -130,15 +130,19 @@ public struct Puller: Sendable {
         let received = counter.add(Int64(buffer.readableBytes))
         observe(.layer(blob, .downloading(received: received, total: total)))
       }
+      // Stored while the layer's lock is held, so a pull waiting for it finds the blob too.
+      if let writer {
+        try writer.commit()
+        try store.content.record(blob, size: total, mediaType: descriptor.mediaType)
+      }
       observe(.layer(blob, .extracting))
     }
-    if !unpacked, let writer {
-      // Another pull unpacked it meanwhile; the blob is still wanted for push and save.
+    if !unpacked, let writer, !store.content.contains(blob) {
+      // The layer was there (another pull made it) but not this blob (it came compressed
+      // differently): the blob is still wanted for push and save.
       try await client.blob(repository: reference, digest: blob, expectedSize: total) { buffer in
         try buffer.withUnsafeReadableBytes { bytes in try writer.write(bytes) }
       }
-    }
-    if let writer {
       try writer.commit()
       try store.content.record(blob, size: total, mediaType: descriptor.mediaType)
     }
