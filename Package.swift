@@ -86,14 +86,15 @@ let package = Package(
     .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthOCI", "BerthJSON", "berth-runtime"]),
     .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive", "BerthOS", "BerthOCI", "BerthTestSupport"]),
     .testTarget(name: "BerthRegistryTests", dependencies: [
-      "BerthRegistry", "BerthOCI", "BerthJSON", "BerthTestSupport",
+      "BerthRegistry", "BerthOCI", "BerthJSON", "BerthOS", "BerthTestSupport",
       .product(name: "Crypto", package: "swift-crypto"),
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "NIOHTTP1", package: "swift-nio"),
     ]),
     .testTarget(name: "BerthImagesTests", dependencies: [
-      "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "berth",
+      "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "CLinux", "berth",
+      .product(name: "GRDB", package: "GRDB.swift"),
     ]),
   ]
 )

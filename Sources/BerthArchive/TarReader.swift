@@ -30,8 +30,9 @@ public final class TarReader {
   }
 
   /// Reads from `fd` (not closed by the reader) from its current offset.
-  public convenience init(fileDescriptor fd: Int32, compression: LayerCompression? = nil) throws {
-    try self.init(descriptor: fd, owned: false, compression: compression, name: "fd \(fd)")
+  /// `name` is what messages call the input (a path, "stdin").
+  public convenience init(fileDescriptor fd: Int32, compression: LayerCompression? = nil, name: String? = nil) throws {
+    try self.init(descriptor: fd, owned: false, compression: compression, name: name ?? "fd \(fd)")
   }
 
   /// Takes `fd` (closed by deinit when `owned`, also when this throws).

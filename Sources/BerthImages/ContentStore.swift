@@ -39,6 +39,14 @@ public struct ContentStore: Sendable {
     }
   }
 
+  /// Removes a blob and its record (unused blobs: the caller knows no image needs it).
+  public func remove(_ digest: Digest) throws {
+    if unlink(layout.blob(digest)) != 0 && errno != ENOENT { throw BerthError.system("remove blob \(digest)") }
+    try db.write { db in
+      try db.execute(sql: "DELETE FROM blob WHERE digest = ?", arguments: [digest.description])
+    }
+  }
+
   /// A writer for a blob expected to have `digest` (nil: whatever it turns out to be).
   public func ingest(expected digest: Digest?, size: Int64?) throws -> BlobWriter {
     try BlobWriter(layout: layout, expected: digest, expectedSize: size)

@@ -15,10 +15,32 @@ extension ImageStore {
   /// `berth load`: reads a docker-archive or OCI archive (either compressed or not) from `fd`.
   /// Blobs go into the store as they stream by; then each image's layers are unpacked and the
   /// image recorded. Nothing is recorded when the archive is damaged.
-  public func load(from fd: Int32, platform: Platform = .host) async throws -> [LoadedImage] {
+  public func load(from fd: Int32, source: String = "the archive", platform: Platform = .host) async throws -> [LoadedImage] {
     let storeLock = try await FileLock.acquire(layout.storeLock, shared: true)
     defer { storeLock.release() }
-    let reader = try TarReader(fileDescriptor: fd)
+    // Blobs this load adds are removed again if it fails: nothing half-loaded stays.
+    var added: [Digest] = []
+    do {
+      return try await loadArchive(from: fd, source: source, platform: platform, added: &added)
+    } catch {
+      for digest in added where try !isReferenced(digest) { try? content.remove(digest) }
+      throw error
+    }
+  }
+
+  /// Whether any image uses a blob.
+  func isReferenced(_ digest: Digest) throws -> Bool {
+    for image in try images() {
+      if image.id == digest || image.manifestDigest == digest { return true }
+      if let manifest = try? manifest(of: image), manifest.layers.contains(where: { $0.digest == digest.description }) {
+        return true
+      }
+    }
+    return false
+  }
+
+  private func loadArchive(from fd: Int32, source: String, platform: Platform, added: inout [Digest]) async throws -> [LoadedImage] {
+    let reader = try TarReader(fileDescriptor: fd, name: source)
     var files: [String: [UInt8]] = [:]  // small JSON files, by path
     var stored: [String: (digest: Digest, size: Int64)] = [:]  // bigger members, now blobs
     var links: [String: String] = [:]  // symlinks (Docker 25 links layer.tar into blobs/)
@@ -33,12 +55,14 @@ extension ImageStore {
           if !path.hasSuffix(".json") || path == "manifest.json" || path == "index.json" { continue }
         }
         let expected = path.hasPrefix("blobs/sha256/") ? try? Digest(parsing: "sha256:" + Path.basename(path)) : nil
+        let wasThere = expected.map { content.contains($0) } ?? false
         let writer = try content.ingest(expected: expected, size: entry.size)
         try reader.readContents { bytes in try writer.write(bytes) }
         let digest: Digest
         do { digest = try writer.commit() } catch let error as BerthError {
           throw error.prefixed("archive member \(path)")
         }
+        if !wasThere { added.append(digest) }
         stored[path] = (digest, entry.size)
       default:
         continue

@@ -13,6 +13,11 @@ public final class MetadataDB: Sendable {
     config.journalMode = .wal
     config.busyMode = .timeout(30)
     config.label = "berth"
+    // Several processes may open a new store at once: one at a time sets it up (WAL mode,
+    // tables), under a lock beside the database.
+    let lockFD = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    if lockFD >= 0 { while flock(lockFD, LOCK_EX) != 0 && errno == EINTR {} }
+    defer { if lockFD >= 0 { close(lockFD) } }
     do {
       queue = try DatabaseQueue(path: path, configuration: config)
       try MetadataDB.migrator.migrate(queue)

@@ -49,7 +49,6 @@ public struct Puller: Sendable {
     if MediaType.isIndex(top.mediaType) {
       let index = try decode(ImageIndex.self, top.bytes, what: "the image index of \(reference)")
       let choice = try Self.select(platform, from: index, reference: reference)
-      try store.content.put(top.bytes, mediaType: top.mediaType)
       extraBlobs.append(top.digest)
       manifestFetch = try await client.manifest(repository: reference, digest: try Digest(parsing: choice.digest))
     }
@@ -99,15 +98,16 @@ public struct Puller: Sendable {
       while try await group.next() != nil { launch() }
     }
 
+    if MediaType.isIndex(top.mediaType) { try store.content.put(top.bytes, mediaType: top.mediaType) }
     try store.content.put(manifestFetch.bytes, mediaType: manifestFetch.mediaType)
     try store.content.put(configBytes, mediaType: manifest.config.mediaType)
-    let before = try store.imageID(forTag: reference.tagged.description)
+    let existed = try store.image(id: configDigest) != nil
     var tags: [String] = []
     if reference.digest == nil { tags.append(reference.tagged.description) }
     let image = try store.addImage(
       config: config, configDigest: configDigest, manifestDigest: manifestFetch.digest, tags: tags,
       repoDigests: [(reference.repository, top.digest)], extraBlobs: extraBlobs)
-    observe(.finished(image: image, upToDate: before == image.id && missing.isEmpty))
+    observe(.finished(image: image, upToDate: existed && missing.isEmpty))
     return image
   }
 
@@ -123,7 +123,9 @@ public struct Puller: Sendable {
     defer { writer?.abort() }
     let total = descriptor.size
     let counter = ByteCounter()
-    let unpacked = try await store.layers.unpack(chainID: chainID, diffID: diffID, parent: parent, compression: compression) { unpacker in
+    let unpacked: Bool
+    do {
+      unpacked = try await store.layers.unpack(chainID: chainID, diffID: diffID, parent: parent, compression: compression) { unpacker in
       try await client.blob(repository: reference, digest: blob, expectedSize: total) { buffer in
         try buffer.withUnsafeReadableBytes { bytes in try writer?.write(bytes) }
         try await unpacker.write(Array(buffer.readableBytesView))
@@ -136,6 +138,11 @@ public struct Puller: Sendable {
         try store.content.record(blob, size: total, mediaType: descriptor.mediaType)
       }
       observe(.layer(blob, .extracting))
+    }
+    } catch {
+      // A blob stored for a layer that then failed (its diffID was wrong) is not kept.
+      if needsBlob { try? store.content.remove(blob) }
+      throw error
     }
     if !unpacked, let writer, !store.content.contains(blob) {
       // The layer was there (another pull made it) but not this blob (it came compressed

@@ -42,7 +42,8 @@ struct Berth: AsyncParsableCommand {
         print(fullMessage(for: error))
         Foundation.exit(0)
       }
-      let message = fullMessage(for: error)
+      var message = fullMessage(for: error)
+      if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
       if error is ValidationError || code == .validationFailure {
         writeToStandardError("Error: \(message)\nSee 'berth --help'.\n")
         Foundation.exit(125)

@@ -33,6 +33,35 @@ struct ConcurrencyTests {
     }
   }
 
+  @Test("two pulls of the same image, both under way at once: the layer is downloaded and unpacked once")
+  func sameImageTwiceCounted() async throws {
+    let image = try TestImage.random(layerSizes: [1_000_000], seed: 602)
+    let manifestPath = "/v2/race/app/manifests/1", layerPath = "/v2/race/app/blobs/\(image.layers[0].digest)"
+    try await withMisbehavingRegistry { registry in
+      registry.serve(image, repository: "race/app", tag: "1")
+      // The layer is served once both pulls have asked for the manifest: both are under way.
+      registry.on("GET", layerPath) { request, _ in
+        for _ in 0..<3000 where registry.requests(to: manifestPath, method: "GET").count < 2 {
+          try? await Task.sleep(for: .milliseconds(10))
+        }
+        return MisbehavingRegistry.blob(image.layers[0].blob, digest: image.layers[0].digest, range: request.header("Range"))
+      }
+      try await Sandbox.with("race-counted") { berth in
+        try await berth.ok("images")
+        let name = "\(registry.host)/race/app:1"
+        async let first = berth.run("pull", name)
+        async let second = berth.run("pull", name)
+        let results = try await [first, second]
+        for result in results { #expect(result.code == 0, "\(result)") }
+        #expect(registry.requests(to: manifestPath, method: "GET").count == 2)
+        #expect(registry.requests(to: layerPath, method: "GET").count == 1, "the layer was downloaded (and unpacked) twice")
+        #expect(try await berth.imageIDs() == [image.configDigest])
+        #expect(berth.layerDirectories == Set(image.chainIDHexes))
+        #expect(berth.stagingDirectories.isEmpty && berth.ingestFiles.isEmpty)
+      }
+    }
+  }
+
   @Test("four pulls of different images into one store at once")
   func fourImages() async throws {
     let registry = try SharedRegistry.get()
@@ -88,11 +117,7 @@ struct FreshStoreTests {
         try await berth.ok("images")
       }
     }
-    withKnownIssue(
-      "concurrent first opens of a new store fail: the metadata migration races (\"table blob already exists\", \"database is locked\" at PRAGMA journal_mode)",
-      isIntermittent: true
-    ) {
-      #expect(failures.isEmpty, "\(failures.count) of 32 failed, e.g. \(failures.first.map { $0.stderr } ?? "")")
-    }
+    #expect(failures.isEmpty, "\(failures.count) of 32 failed, e.g. \(failures.first.map { $0.stderr } ?? "")")
+  
   }
 }

@@ -169,9 +169,8 @@ struct PullTests {
       #expect(digests == ["\(digest) \(image.idHex.prefix(12))"], "\(digests)")
       // Docker lists an image pulled by digest under its repository, tag <none>.
       let rows = try await berth.ok("images", "--format", "{{.Repository}} {{.Tag}}").lines
-      withKnownIssue("images shows <none> as the repository of an image pulled by digest (Docker shows the repository)") {
-        #expect(rows == ["\(registry.reference(repository)) <none>"], "\(rows)")
-      }
+      #expect(rows == ["\(registry.reference(repository)) <none>"], "\(rows)")
+    
     }
   }
 
@@ -195,9 +194,8 @@ struct PullTests {
       #expect(tagged == [new.configDigest], "\(tagged)")
       let rows = try await berth.ok("images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}").lines
       #expect(rows.contains("\(registry.reference(repository)) latest \(new.idHex.prefix(12))"), "\(rows)")
-      withKnownIssue("images shows <none> as the repository of an untagged image that keeps a repo digest (Docker shows the repository)") {
-        #expect(rows.contains("\(registry.reference(repository)) <none> \(old.idHex.prefix(12))"), "\(rows)")
-      }
+      #expect(rows.contains("\(registry.reference(repository)) <none> \(old.idHex.prefix(12))"), "\(rows)")
+    
 
       let pruned = try await berth.ok("image", "prune", "-f")
       #expect(pruned.lines.contains("deleted: \(old.configDigest)"), "\(pruned)")
@@ -280,9 +278,8 @@ struct PullTests {
 
       // Without a tag: latest.
       let pulled = try await berth.ok("pull", registry.reference("library/\(repository)"))
-      withKnownIssue("pull without a tag does not print Docker's \"Using default tag: latest\"") {
-        #expect(pulled.lines.first == "Using default tag: latest", "\(pulled)")
-      }
+      #expect(pulled.lines.first == "Using default tag: latest", "\(pulled)")
+    
       let full = registry.reference("library/\(repository):latest")
       #expect(pulled.lines.last == full)
       let rows = try await berth.ok("images", "--format", "{{.Repository}} {{.Tag}}").lines
@@ -391,11 +388,8 @@ struct CountedPullTests {
         for layer in image.layers {
           #expect(second.stdout.contains("\(layer.digest.hex.prefix(12)): Already exists"), "\(second)")
         }
-        withKnownIssue("a second pull by digest says \"Downloaded newer image\"") {
-          #expect(second.stdout.contains("Status: Image is up to date for \(name)"), "\(second)")
-        } when: {
-          spelling == .digest
-        }
+        #expect(second.stdout.contains("Status: Image is up to date for \(name)"), "\(second)")
+      
         #expect(berth.blobFiles == blobs)
         #expect(berth.layerDirectories == layersBefore)
         for name in blobs {

@@ -32,9 +32,8 @@ struct PushTests {
         let lines = pushed.lines.filter { $0.hasPrefix(layer.digest.hex.prefix(12) + ": Mounted from") }
         #expect(lines.count == 1, "layer \(layer.digest) was not mounted: \(pushed)")
         // Docker names the source repository ("Mounted from src/app"), not a tag of it.
-        withKnownIssue("push prints \"Mounted from <repository>:latest\": a tag is appended to the source repository") {
-          #expect(lines.allSatisfy { !$0.hasSuffix(":latest") }, "\(lines)")
-        }
+        #expect(lines.allSatisfy { !$0.hasSuffix(":latest") }, "\(lines)")
+      
         #expect(lines.allSatisfy { $0.contains("\(source)/app") }, "\(lines)")
         #expect(registry.repositoryLinksBlob("\(target)/app", layer.digest), "\(target)/app does not link \(layer.digest)")
       }

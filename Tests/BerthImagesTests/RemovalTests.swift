@@ -66,10 +66,9 @@ struct RemovalTests {
       let deleted = try await berth.ok("rmi", "first/img:1")
       #expect(deleted.lines == ["Untagged: first/img:1", "Deleted: \(id)"], "\(deleted)")
       #expect(try await berth.imageIDs().isEmpty)
-      withKnownIssue("rmi leaves the image's blobs and unpacked layers on disk until `image prune` (docker rmi frees them)") {
-        #expect(berth.blobFiles.isDisjoint(with: footprint.blobs), "\(berth.blobFiles)")
-        #expect(berth.layerDirectories.isDisjoint(with: footprint.layers), "\(berth.layerDirectories)")
-      }
+      #expect(berth.blobFiles.isDisjoint(with: footprint.blobs), "\(berth.blobFiles)")
+      #expect(berth.layerDirectories.isDisjoint(with: footprint.layers), "\(berth.layerDirectories)")
+    
       let missing = try await berth.run("rmi", "first/img:1")
       #expect(missing.code == 1 && missing.stderr.contains("No such image"), "\(missing)")
     }
@@ -190,6 +189,47 @@ struct RemovalTests {
         let full = try await berth.ok("history", "--no-trunc", "--format", "{{.ID}} {{.Size}}", name).lines
         #expect(full == ["\(image.configDigest) \(dockerHumanSize(sizes[1]))", "<missing> \(dockerHumanSize(sizes[0]))"], "\(full)")
       }
+    }
+  }
+
+  @Test("history: empty-layer steps show 0B, sizes stay with their layers, long commands are cut at 45")
+  func historyWithEmptyLayers() async throws {
+    let bottom = try TestImage(layers: [[.directory("data"), .file("data/big", [UInt8](repeating: 1, count: 200_000))]], compressed: false)
+      .layers[0]
+    let top = try TestImage(layers: [[.directory("data"), .file("data/small", "s")]], compressed: false).layers[0]
+    let longCommand = "/bin/sh -c echo a long command that goes on and on, well past forty-five characters > /data/small"
+    let config = """
+      {"architecture":"\(Platform.host.architecture)","os":"linux","created":"2024-01-03T00:00:00Z",\
+      "config":{"Env":["A=1"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["\(bottom.diffID)","\(top.diffID)"]},\
+      "history":[{"created":"2024-01-01T00:00:00Z","created_by":"/bin/sh -c #(nop) ADD file:big in /data"},\
+      {"created":"2024-01-02T00:00:00Z","created_by":"/bin/sh -c #(nop)  ENV A=1","empty_layer":true},\
+      {"created":"2024-01-03T00:00:00Z","created_by":"\(longCommand)"}]}
+      """
+    let configBytes = Array(config.utf8)
+    let id = RegistrySupport.sha256(configBytes)
+    let manifest = #"[{"Config":"\#(id.hex).json","RepoTags":["crafted/history:1"],"Layers":["bottom/layer.tar","top/layer.tar"]}]"#
+    // A docker-archive made by hand (a tar of tars).
+    let archive = try TestImage(layers: [[
+      .file("\(id.hex).json", configBytes), .directory("bottom"), .file("bottom/layer.tar", bottom.tar),
+      .directory("top"), .file("top/layer.tar", top.tar), .file("manifest.json", manifest),
+    ]], compressed: false).layers[0].tar
+    try await Sandbox.with("history") { berth in
+      let loaded = try await berth.ok(["load"], input: archive)
+      #expect(loaded.lines == ["Loaded image: crafted/history:1"], "\(loaded)")
+      let store = try berth.store()
+      let record = try store.resolve("crafted/history:1")
+      #expect(record.id.description == id)
+      let sizes = try store.chainIDs(of: record).map { try store.layers.size($0) }
+
+      let rows = try await berth.ok("history", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}", "crafted/history:1").lines
+      #expect(rows == [
+        "\(id.hex.prefix(12))|\(longCommand.prefix(44))…|\(dockerHumanSize(sizes[1]))",
+        "<missing>|/bin/sh -c #(nop)  ENV A=1|0B",
+        "<missing>|/bin/sh -c #(nop) ADD file:big in /data|\(dockerHumanSize(sizes[0]))",
+      ], "\(rows)")
+      #expect(sizes[0] >= 200_000 && sizes[1] < 10_000, "\(sizes)")
+      let untruncated = try await berth.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", "crafted/history:1").lines
+      #expect(untruncated.first == longCommand)
     }
   }
 }

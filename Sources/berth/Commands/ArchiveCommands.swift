@@ -66,7 +66,7 @@ struct Load: AsyncParsableCommand {
       throw CommandFailure(message: "requested load from stdin, but stdin is empty (use -i FILE or redirect)")
     }
     defer { if fd > 0 { close(fd) } }
-    let loaded = try await store.load(from: fd)
+    let loaded = try await store.load(from: fd, source: input ?? "stdin")
     for image in loaded {
       if image.tags.isEmpty {
         print("Loaded image ID: \(image.image.id)")

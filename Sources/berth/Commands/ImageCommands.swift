@@ -139,13 +139,19 @@ struct Rmi: AsyncParsableCommand {
   func run() async throws {
     let store = try global.store()
     var failures: [String] = []
+    var deleted = false
     for name in names {
       do {
-        for event in try store.remove(name, force: force) { print(event) }
+        for event in try store.remove(name, force: force) {
+          print(event)
+          if case .deleted = event { deleted = true }
+        }
       } catch let error as BerthError {
         failures.append(error.message)
       }
     }
+    // As docker does: a deleted image's blobs and layers go at once.
+    if deleted { _ = try await store.collectGarbage() }
     if !failures.isEmpty { throw CommandFailure(message: failures.joined(separator: "\n")) }
   }
 }

@@ -73,9 +73,14 @@ struct ImageRows {
           return (String(name[..<at]), String(name[name.index(after: at)...]))
         }, uniquingKeysWith: { first, _ in first })
       if image.tags.isEmpty {
-        let digest = digestsByRepository.values.first ?? "<none>"
-        if filterRepository == nil {
-          rows.append(ImageRows(image: image, repository: "<none>", tag: "<none>", digest: digest))
+        // Untagged: "<none>" tag, and the repository it was pulled from by digest, if any.
+        if let (repository, digest) = digestsByRepository.sorted(by: { $0.key < $1.key }).first,
+           let reference = try? ImageReference.parse(repository) {
+          if filterRepository == nil || Self.matches(reference, filterRepository ?? "") {
+            rows.append(ImageRows(image: image, repository: reference.familiarName, tag: "<none>", digest: digest))
+          }
+        } else if filterRepository == nil {
+          rows.append(ImageRows(image: image, repository: "<none>", tag: "<none>", digest: "<none>"))
         }
         continue
       }

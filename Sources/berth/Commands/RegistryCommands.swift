@@ -21,7 +21,8 @@ struct Pull: AsyncParsableCommand {
     defer { Task { try? await client.shutdown() } }
     let board = ProgressBoard()
     if !quiet {
-      if reference.tag == nil && reference.digest == nil { print("Using default tag: latest") }
+      let lastComponent = name.split(separator: "/").last ?? ""
+      if !lastComponent.contains(":") && !name.contains("@") { print("Using default tag: latest") }
       print("\(reference.tag ?? reference.digest?.description ?? "latest"): Pulling from \(reference.path)")
     }
     let quiet = self.quiet
@@ -77,7 +78,9 @@ struct Push: AsyncParsableCommand {
       switch event {
       case .preparing(let digest, _): board.update(digest.shortID, "Preparing")
       case .layerExists(let digest): board.update(digest.shortID, "Layer already exists", force: true)
-      case .mounted(let digest, let from): board.update(digest.shortID, "Mounted from \(ImageReference.familiar(from))", force: true)
+      case .mounted(let digest, let from):
+        let source = (try? ImageReference.parse(from))?.path ?? from
+        board.update(digest.shortID, "Mounted from \(source)", force: true)
       case .uploading(let digest, let sent, let total): board.transfer(digest.shortID, verb: "Pushing", done: sent, total: total)
       case .pushed(let digest): board.update(digest.shortID, "Pushed", force: true)
       case .finished(let tag, let digest, let size): board.message("\(tag): digest: \(digest) size: \(size)")

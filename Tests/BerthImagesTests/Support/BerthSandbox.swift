@@ -155,7 +155,8 @@ struct Sandbox: Sendable {
   func expectNothingStored(_ context: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     #expect(ingestFiles.isEmpty, "\(context): content/ingest holds \(ingestFiles)", sourceLocation: sourceLocation)
     #expect(stagingDirectories.isEmpty, "\(context): layers/ holds \(stagingDirectories)", sourceLocation: sourceLocation)
-    #expect(blobFiles.isEmpty, "\(context): content/blobs holds \(blobFiles.sorted())", sourceLocation: sourceLocation)
+    let blobs = blobFiles
+    #expect(blobs.isEmpty, "\(context): content/blobs holds \(blobs.sorted())", sourceLocation: sourceLocation)
     #expect(layerDirectories.isEmpty, "\(context): layers/ holds \(layerDirectories.sorted())", sourceLocation: sourceLocation)
     let listed = try await ok("images", "-q", "--no-trunc")
     #expect(listed.lines.isEmpty, "\(context): images lists \(listed.lines)", sourceLocation: sourceLocation)
