@@ -1,5 +1,24 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// berth-monitor is Embedded Swift (one runs per container: its memory is the engine's
+/// per-container cost). Its link needs the toolchain's embedded Unicode tables, found next to
+/// the `swift` running this manifest.
+let embeddedLibraries: String = {
+  let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/opt/swift/usr/bin"]
+  for bin in candidates where FileManager.default.isExecutableFile(atPath: bin + "/swiftc") {
+    let root = URL(fileURLWithPath: bin + "/swiftc").resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+    #if arch(arm64)
+    let triple = "aarch64-unknown-linux-gnu"
+    #else
+    let triple = "x86_64-unknown-linux-gnu"
+    #endif
+    let dir = root.appendingPathComponent("lib/swift/embedded/\(triple)").path
+    if FileManager.default.fileExists(atPath: dir) { return dir }
+  }
+  return "/opt/swift/usr/lib/swift/embedded/x86_64-unknown-linux-gnu"
+}()
 
 // Berth: a Linux container engine. See ../shared/DESIGN.md, README.md and docs/.
 //
@@ -13,6 +32,7 @@ let package = Package(
   products: [
     .executable(name: "berth-runtime", targets: ["berth-runtime"]),
     .executable(name: "berth", targets: ["berth"]),
+    .executable(name: "berth-monitor", targets: ["berth-monitor"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -63,8 +83,21 @@ let package = Package(
       .product(name: "Crypto", package: "swift-crypto"),
       .product(name: "NIOCore", package: "swift-nio"),
     ]),
+    .target(name: "BerthEngine", dependencies: [
+      "BerthImages", "BerthOCI", "BerthJSON", "BerthOS", "BerthCgroups", "BerthArchive", "CLinux",
+      .product(name: "GRDB", package: "GRDB.swift"),
+    ]),
+    .target(name: "CMonitor"),
+    // One per running container: Embedded Swift, the C library through CMonitor and CLinux.
+    .executableTarget(
+      name: "berth-monitor", dependencies: ["CLinux", "CMonitor"],
+      swiftSettings: [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo", "-Osize"])],
+      linkerSettings: [
+        .unsafeFlags(["-enable-experimental-feature", "Embedded", "-L" + embeddedLibraries, "-lswiftUnicodeDataTables"]),
+        .linkedLibrary("m"),
+      ]),
     .executableTarget(name: "berth", dependencies: [
-      "BerthImages", "BerthRegistry", "BerthOCI", "BerthOS",
+      "BerthImages", "BerthEngine", "BerthRegistry", "BerthOCI", "BerthOS",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -91,6 +124,13 @@ let package = Package(
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "NIOHTTP1", package: "swift-nio"),
+    ]),
+    .testTarget(name: "BerthEngineTests", dependencies: [
+      "BerthEngine", "BerthImages", "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth",
+      "berth-runtime", "berth-monitor",
+    ]),
+    .testTarget(name: "BerthMonitorTests", dependencies: [
+      "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth-runtime", "berth-monitor",
     ]),
     .testTarget(name: "BerthImagesTests", dependencies: [
       "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "CLinux", "berth",

@@ -1,0 +1,3 @@
+#include "CMonitor.h"
+
+int cmonitor_errno(void) { return errno; }
