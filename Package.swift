@@ -33,6 +33,7 @@ let package = Package(
     .executable(name: "berth-runtime", targets: ["berth-runtime"]),
     .executable(name: "berth", targets: ["berth"]),
     .executable(name: "berth-monitor", targets: ["berth-monitor"]),
+    .executable(name: "berth-init", targets: ["berth-init"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -96,6 +97,22 @@ let package = Package(
         .unsafeFlags(["-enable-experimental-feature", "Embedded", "-L" + embeddedLibraries, "-lswiftUnicodeDataTables"]),
         .linkedLibrary("m"),
       ]),
+    // The init of `berth run --init`, bind-mounted into containers with any or no libc: C with no
+    // C library, fully static, a few KB (see the top of main.c). The Embedded flag only keeps
+    // swiftc's link step from adding the Swift runtime to this C-only target.
+    .executableTarget(
+      name: "berth-init",
+      cSettings: [
+        .unsafeFlags(["-ffreestanding", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-ffunction-sections"]),
+        .unsafeFlags(["-Os"], .when(configuration: .release)),
+      ],
+      linkerSettings: [
+        .unsafeFlags([
+          "-enable-experimental-feature", "Embedded", "-Xclang-linker", "-nostdlib", "-Xclang-linker", "-static",
+          "-Xclang-linker", "-Qunused-arguments", "-Xlinker", "--gc-sections", "-Xlinker", "--build-id=none",
+        ]),
+        .unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release)),
+      ]),
     .executableTarget(name: "berth", dependencies: [
       "BerthImages", "BerthEngine", "BerthRegistry", "BerthOCI", "BerthOS",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -127,10 +144,10 @@ let package = Package(
     ]),
     .testTarget(name: "BerthEngineTests", dependencies: [
       "BerthEngine", "BerthImages", "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth",
-      "berth-runtime", "berth-monitor",
+      "berth-runtime",
     ]),
     .testTarget(name: "BerthMonitorTests", dependencies: [
-      "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth-runtime", "berth-monitor",
+      "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth-runtime",
     ]),
     .testTarget(name: "BerthImagesTests", dependencies: [
       "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "CLinux", "berth",

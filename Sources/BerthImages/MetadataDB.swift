@@ -87,6 +87,29 @@ public final class MetadataDB: Sendable {
         t.primaryKey(["imageID", "holder"])
       }
     }
+    migrator.registerMigration("v2-engine") { db in
+      // Containers: the columns that are looked up or kept unique, and the whole record as
+      // JSON (BerthEngine's ContainerRecord). What changes while a container runs (its pid,
+      // exit code, health) is in files the monitor writes, not here.
+      try db.create(table: "container") { t in
+        t.primaryKey("id", .text)
+        t.column("name", .text).notNull().unique()
+        t.column("imageID", .text)
+        t.column("created", .double).notNull()
+        t.column("record", .text).notNull()
+      }
+      // Volumes (BerthEngine's VolumeRecord as JSON) and the containers that use each.
+      try db.create(table: "volume") { t in
+        t.primaryKey("name", .text)
+        t.column("created", .double).notNull()
+        t.column("record", .text).notNull()
+      }
+      try db.create(table: "volumeUser") { t in
+        t.column("volume", .text).notNull().references("volume", onDelete: .cascade)
+        t.column("container", .text).notNull()
+        t.primaryKey(["volume", "container"])
+      }
+    }
     return migrator
   }
 

@@ -1,0 +1,60 @@
+import BerthOS
+import Foundation
+
+extension ContainerEngine {
+  /// `berth rm`: a running container is refused unless `force` (then killed). Everything the
+  /// container had goes: the runtime's state, the monitor, the overlay mount and upper layer,
+  /// its directories, its row; with `removeVolumes`, its anonymous volumes. Each step is safe
+  /// to repeat, so a removal cut short (a killed CLI) is finished by the next `rm`.
+  public func remove(_ record: ContainerRecord, force: Bool, removeVolumes: Bool) async throws {
+    try await withLock(record.id) {
+      let files = files(record.id)
+      let state = files.read()
+      if state.isRunning {
+        guard force else {
+          throw BerthError(
+            .invalidState,
+            "cannot remove container \"/\(record.name)\": container is \(state.status == .paused ? "paused" : "running"): stop the container before removing or force remove")
+        }
+        try FS.write(files.stopped, "")
+        if state.status == .paused { try? resume(record, files: files) }
+        if state.status != .restarting { try? signalContainer(record, SIGKILL, state: state) }
+        if try !waitForEnd(record, files: files, seconds: 10) { try abandonMonitor(record, files: files) }
+      }
+      try await discard(record, files: files, removeVolumes: removeVolumes)
+    }
+  }
+
+  /// Takes apart what a container has, in the order that lets a repeat finish the job: the
+  /// database row goes last, so `ps -a` shows a container until nothing of it is left.
+  func discard(_ record: ContainerRecord, files: MonitorFiles, removeVolumes: Bool) async throws {
+    if let monitor = files.liveMonitor() {
+      // Created and waiting for `start`, or finishing: it has nothing left to do.
+      if !ProcessWatch.waitForExit(monitor, seconds: 0.5) {
+        Glibc.kill(monitor, SIGKILL)
+        _ = ProcessWatch.waitForExit(monitor, seconds: 5)
+      }
+    }
+    if runtimeHasState(record) {
+      let result = try runtime(record, ["delete", "--force", record.id])
+      if !result.ok && runtimeHasState(record) {
+        throw BerthError(.commandFailed, "remove container \(record.shortID) from \(record.runtimeName): \(result.message)")
+      }
+    }
+    try OverlayMount.unmount(layout.rootfs(record.id))
+    if OverlayMount.isMounted(layout.rootfs(record.id)) {
+      throw BerthError(.invalidState, "the root filesystem of \(record.shortID) is still mounted at \(layout.rootfs(record.id))")
+    }
+    try await volumes.release(container: record.id)
+    try? FS.removeTree(layout.containerRun(record.id))
+    try FS.removeTree(layout.container(record.id))
+    try containers.delete(record.id)
+    unlink(layout.containerLock(record.id))
+    if removeVolumes {
+      for name in record.anonymousVolumes {
+        // A volume another container took up (--volumes-from) stays.
+        try? await volumes.remove(name, force: false)
+      }
+    }
+  }
+}

@@ -1,0 +1,447 @@
+import BerthOS
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// berth-monitor with real containers (berth-runtime, busybox bundles): the protocol of
+/// docs/monitor.md as the engine uses it.
+@Suite("berth-monitor", .canRunContainers)
+struct MonitorTests {
+  // MARK: - Output, log, exit
+
+  @Test("sync messages; json-file log with Docker's escaping and streams; STATE/exit and state; runtime delete")
+  func logAndExit() async throws {
+    try await withMonitorSandbox { sb in
+      let script = #"echo out1; echo err1 >&2; printf 'q"b\\s<t>&\t\001\n'; printf '\377\376ok\n'; "#
+        + #"printf 'caf\303\251 \342\200\250\n'; echo err2 >&2; printf partial; exit 3"#
+      let c = try sb.container(args: ["sh", "-c", script])
+      let (monitor, pid) = try await sb.launch(c)
+      #expect(pid > 1)
+      #expect(await monitor.syncClosed(), "fd 3 is closed after `started`")
+      #expect(await monitor.waitExit() == 0)
+
+      let entries = try c.logEntries()
+      let stdout = entries.filter { $0["stream"] == "stdout" }.map { $0["log"] ?? "" }
+      let stderr = entries.filter { $0["stream"] == "stderr" }.map { $0["log"] ?? "" }
+      #expect(stdout == ["out1\n", "q\"b\\s<t>&\t\u{1}\n", "\u{FFFD}\u{FFFD}ok\n", "café \u{2028}\n", "partial"])
+      #expect(stderr == ["err1\n", "err2\n"])
+      for entry in entries {
+        #expect(entry.keys.sorted() == ["log", "stream", "time"])
+        #expect(isRFC3339Nano(entry["time"] ?? ""), "time: \(entry["time"] ?? "")")
+      }
+      let raw = readText(c.logPath) ?? ""
+      #expect(raw.contains(#"{"log":"q\"b\\s\u003ct\u003e\u0026\u0009\u0001\n","stream":"stdout","time":""#), "\(raw)")
+      #expect(raw.contains(#"{"log":"\ufffd\ufffdok\n""#), "invalid UTF-8 becomes \\ufffd: \(raw)")
+      #expect(raw.contains(#"{"log":"café \u2028\n""#), "valid UTF-8 stays, U+2028 is escaped: \(raw)")
+
+      let exit = c.exitFields
+      #expect(exit.count == 3 && exit[0] == "3" && exit[2] == "0", "STATE/exit: \(exit)")
+      #expect(exit.count > 1 && isRFC3339Nano(exit[1]))
+      let state = c.stateFields
+      #expect(state.count == 4 && state[0] == "running" && state[1] == "\(pid)" && state[3] == "0", "\(state)")
+      #expect(state.count > 2 && isRFC3339Nano(state[2]))
+      if let started = parseTime(state.count > 2 ? state[2] : ""), let finished = parseTime(exit.count > 1 ? exit[1] : "") {
+        #expect(finished >= started)
+      } else {
+        Issue.record("unparsable times: \(state) \(exit)")
+      }
+      // The monitor ran `delete`: the runtime knows nothing of the container any more.
+      #expect(try sb.runtime(["state", c.id]).status != .exited(0))
+      #expect((try? FileManager.default.contentsOfDirectory(atPath: sb.runtimeRoot)) ?? [] == [])
+      #expect(!FileManager.default.fileExists(atPath: c.socket), "the attach socket is removed at the end")
+    }
+  }
+
+  @Test("a line without newline is flushed at 16 KiB; a client that does not read is dropped, not waited for")
+  func longLinesAndSlowClient() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; echo; echo end"])
+      c.options.start = "wait"
+      let (monitor, _) = try await sb.launch(c)
+      let sleeper = try AttachClient(path: c.socket)
+      try sleeper.send("attach stdin=0 stdout=1 stderr=1\n")
+      let starter = try AttachClient(path: c.socket)
+      try starter.send("start\n")
+      #expect(await starter.replyLine() == "ok")
+      // Nobody reads `sleeper`: the container must finish all the same.
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      #expect(c.exitFields.first == "0")
+      let entries = try c.logEntries()
+      let texts = entries.map { $0["log"] ?? "" }
+      #expect(texts.last == "end\n")
+      #expect(texts.dropLast().map(\.count).reduce(0, +) == 3_000_001)
+      #expect(texts.dropLast(3).allSatisfy { $0.count == 16384 }, "partial lines are cut at 16 KiB")
+      #expect(texts.dropLast().last?.hasSuffix("a\n") == true)
+      await sleeper.readUntilClosed()
+      #expect(sleeper.exitCode == nil, "the slow client was disconnected before the exit frame")
+    }
+  }
+
+  // MARK: - Attach
+
+  @Test("attach: stdout and stderr frames per client's choice, then the exit frame; start on the socket")
+  func attachFrames() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo o1; echo e1 >&2; echo o2; exit 7"])
+      c.options.start = "wait"
+      let (monitor, pid) = try await sb.launch(c)
+      #expect(c.stateFields.isEmpty, "no STATE/state before start")
+      let both = try AttachClient(path: c.socket)
+      try both.send("attach stdin=0 stdout=1 stderr=1\n")
+      let outOnly = try AttachClient(path: c.socket)
+      try outOnly.send("attach stdin=0 stdout=1 stderr=0\n")
+      let starter = try AttachClient(path: c.socket)
+      try starter.send("start\n")
+      #expect(await starter.replyLine() == "ok")
+      #expect(await monitor.syncLine() == "started \(pid)")
+      #expect(await both.readUntilClosed())
+      #expect(await outOnly.readUntilClosed())
+      #expect(both.text(1) == "o1\no2\n")
+      #expect(both.text(2) == "e1\n")
+      #expect(both.exitCode == 7)
+      #expect(both.frames.last?.stream == 3, "the exit frame comes last")
+      #expect(outOnly.text(1) == "o1\no2\n")
+      #expect(outOnly.text(2) == "")
+      #expect(outOnly.exitCode == 7)
+      #expect(await monitor.waitExit() == 0)
+      #expect(c.exitFields.first == "7")
+    }
+  }
+
+  @Test("stdin through attach reaches the container; an empty stdin frame closes it")
+  func attachStdin() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "cat; echo done-$?"])
+      c.options.stdin = true
+      let (monitor, _) = try await sb.launch(c)
+      let client = try AttachClient(path: c.socket)
+      try client.send("attach stdin=1 stdout=1 stderr=1\n")
+      try client.sendFrame(0, "hello\n")
+      #expect(await eventually { client.pump(); return client.text(1) == "hello\n" }, "cat echoes: \(client.text(1))")
+      try client.sendFrame(0, "world\n")
+      try client.sendFrame(0, [])
+      #expect(await client.readUntilClosed())
+      #expect(client.text(1) == "hello\nworld\ndone-0\n")
+      #expect(client.exitCode == 0)
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
+  @Test("terminal: the pty carries output as stream 1; resize (request and frame) changes `stty size`")
+  func terminal() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container()
+      try c.setProcess(["sh", "-c", "stty size; read line; echo got:$line; stty size; exit 4"], terminal: true)
+      c.options.terminal = true
+      c.options.stdin = true
+      c.options.start = "wait"
+      let (monitor, _) = try await sb.launch(c)
+      let resizer = try AttachClient(path: c.socket)
+      try resizer.send("resize 30 100\n")
+      #expect(await resizer.replyLine() == "ok")
+      let client = try AttachClient(path: c.socket)
+      try client.send("attach stdin=1 stdout=1 stderr=1\n")
+      let starter = try AttachClient(path: c.socket)
+      try starter.send("start\n")
+      #expect(await starter.replyLine() == "ok")
+      #expect(await eventually { client.pump(); return client.text(1).contains("30 100") }, "\(client.text(1))")
+      try client.sendFrame(4, "40 120")
+      try client.sendFrame(0, "hi\n")
+      #expect(await client.readUntilClosed())
+      let output = client.text(1)
+      #expect(output.contains("got:hi\r\n"), "a tty turns \\n into \\r\\n: \(output)")
+      #expect(output.contains("40 120\r\n"), "\(output)")
+      #expect(client.text(2) == "", "with a terminal everything is stream 1")
+      #expect(client.exitCode == 4)
+      #expect(await monitor.waitExit() == 0)
+      let entries = try c.logEntries()
+      #expect(entries.allSatisfy { $0["stream"] == "stdout" })
+      #expect(entries.first?["log"] == "30 100\r\n")
+    }
+  }
+
+  // MARK: - Failures
+
+  @Test("a failing create: `error …` on fd 3, exit status 1, nothing left behind")
+  func failingCreate() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container()
+      try "{ not json".write(toFile: c.bundle + "/config.json", atomically: false, encoding: .utf8)
+      let monitor = try sb.startMonitor(c)
+      let line = await monitor.syncLine() ?? ""
+      #expect(line.hasPrefix("error "), "\(line)")
+      #expect(line.count > "error ".count + 5, "the runtime's message: \(line)")
+      #expect(await monitor.waitExit() == 1)
+      #expect(!FileManager.default.fileExists(atPath: c.socket))
+      #expect((try? FileManager.default.contentsOfDirectory(atPath: sb.runtimeRoot)) ?? [] == [])
+      #expect(!FileManager.default.fileExists(atPath: c.state("exit")))
+      #expect(!FileManager.default.fileExists(atPath: c.state("state")))
+      #expect(sb.cgroupDirectories(c).isEmpty)
+    }
+  }
+
+  // MARK: - Restart policies
+
+  @Test("on-failure with restart-max 2: three runs, then the monitor exits")
+  func onFailureRestarts() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exit 1"])
+      c.options.restart = "on-failure"
+      c.options.restartMax = 2
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      #expect(try c.logEntries().map { $0["log"] ?? "" } == ["run\n", "run\n", "run\n"])
+      #expect(c.stateFields.last == "2", "restart count: \(c.stateFields)")
+      #expect(c.exitFields.first == "1")
+      #expect((try? FileManager.default.contentsOfDirectory(atPath: sb.runtimeRoot)) ?? [] == [])
+    }
+  }
+
+  @Test("on-failure does not restart a container that exited 0")
+  func onFailureSuccess() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exit 0"])
+      c.options.restart = "on-failure"
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      #expect(try c.logEntries().count == 1)
+      #expect(c.stateFields.last == "0")
+    }
+  }
+
+  @Test("always and unless-stopped restart a killed container until STATE/stopped exists; SIGTERM does not stop the monitor",
+        arguments: ["always", "unless-stopped"])
+  func restartUntilStopped(policy: String) async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exec sleep 1000"])
+      c.options.restart = policy
+      let (monitor, firstPid) = try await sb.launch(c)
+      try sb.runtime(["kill", c.id, "KILL"])
+      let restarted = await eventually(timeout: 30) {
+        let state = c.stateFields
+        return state.count == 4 && state[3] == "1" && state[1] != "\(firstPid)"
+      }
+      #expect(restarted, "\(c.stateFields)")
+      #expect(FileManager.default.fileExists(atPath: c.state("exit")) == false, "a new run removes STATE/exit")
+      monitor.kill(SIGTERM)
+      _ = FileManager.default.createFile(atPath: c.state("stopped"), contents: Data())
+      #expect(try sb.runtime(["kill", c.id, "KILL"]).status == .exited(0))
+      #expect(await monitor.waitExit() == 0, "no restart once STATE/stopped exists")
+      #expect(c.exitFields.first == "137")
+      #expect(c.stateFields.last == "1")
+      #expect(try c.logEntries().filter { $0["log"] == "run\n" }.count == 2)
+    }
+  }
+
+  @Test("restart back-off doubles from 100 ms; STATE/stopped ends a back-off")
+  func backoffGrows() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exit 1"])
+      c.options.restart = "always"
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await eventually(timeout: 60) { ((try? c.logEntries()) ?? []).count >= 5 })
+      _ = FileManager.default.createFile(atPath: c.state("stopped"), contents: Data())
+      #expect(await monitor.waitExit() == 0)
+      let times = try c.logEntries().compactMap { parseTime($0["time"] ?? "") }
+      try #require(times.count >= 5)
+      let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+      for (index, gap) in gaps.prefix(4).enumerated() {
+        // Each wait is at least 100 ms × 2^n (plus the runtime's delete, create and start).
+        #expect(gap >= 0.1 * pow(2, Double(index)) * 0.98, "gap \(index): \(gap) s, all: \(gaps)")
+      }
+      #expect(gaps[3] > gaps[0], "\(gaps)")
+      #expect(c.stateFields.last == "\(times.count - 1)")
+    }
+  }
+
+  // MARK: - Health
+
+  @Test("a passing healthcheck makes the container healthy")
+  func healthy() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      c.options.health = ["sh", "-c", "echo fine"]
+      c.options.healthRetries = 2
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await eventually { c.health()?.Status == "healthy" }, "\(String(describing: c.health()))")
+      let health = try #require(c.health())
+      #expect(health.FailingStreak == 0)
+      #expect(health.Log.last?.ExitCode == 0)
+      #expect(health.Log.last?.Output == "fine\n")
+      for entry in health.Log {
+        #expect(isRFC3339Nano(entry.Start))
+        #expect(isRFC3339Nano(entry.End))
+      }
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
+  @Test("a failing healthcheck: starting until `retries` failures, then unhealthy; the last 5 results are kept")
+  func unhealthy() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      c.options.health = ["sh", "-c", "echo broken; exit 2"]
+      c.options.healthRetries = 3
+      c.options.healthInterval = 100_000_000
+      let (monitor, _) = try await sb.launch(c)
+      var snapshots: [(String, Int)] = []
+      let reached = await eventually(timeout: 60) {
+        guard let health = c.health() else { return false }
+        snapshots.append((health.Status, health.FailingStreak))
+        return health.FailingStreak >= 7
+      }
+      #expect(reached, "\(snapshots.suffix(5))")
+      for (status, streak) in snapshots {
+        #expect(status == (streak >= 3 ? "unhealthy" : "starting"), "status \(status) with streak \(streak)")
+      }
+      let log = try #require(c.health()?.Log)
+      #expect(log.count == 5)
+      #expect(log.allSatisfy { $0.ExitCode == 2 && $0.Output == "broken\n" })
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
+  @Test("failures during the start period do not count")
+  func healthStartPeriod() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      c.options.health = ["false"]
+      c.options.healthRetries = 1
+      c.options.healthInterval = 100_000_000
+      c.options.healthStartPeriod = 600_000_000_000
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await eventually(timeout: 60) { c.health()?.Log.count ?? 0 >= 3 })
+      let health = try #require(c.health())
+      #expect(health.Status == "starting")
+      #expect(health.FailingStreak == 0)
+      #expect(health.Log.allSatisfy { $0.ExitCode == 1 })
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
+  @Test("a healthcheck that outlives its timeout is killed and counts as a failure")
+  func healthTimeout() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      // The first check hangs; later ones pass.
+      c.options.health = ["sh", "-c", "if [ -e /tmp/once ]; then echo ok; exit 0; fi; touch /tmp/once; exec sleep 999"]
+      c.options.healthTimeout = 300_000_000
+      c.options.healthRetries = 1
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await eventually(timeout: 60) { c.health()?.Log.count ?? 0 >= 1 })
+      let first = try #require(c.health()?.Log.first)
+      #expect(first.ExitCode == -1)
+      #expect(first.Output.contains("exceeded timeout"), "output: \(first.Output)")
+      // The hanging `sleep 999` in the container is gone.
+      #expect(await eventually { !sb.containerRuns(c, commandLine: ["sleep", "999"]) }, "the timed-out check still runs in the container")
+      #expect(await eventually { c.health()?.Status == "healthy" })
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
+  // MARK: - Log rotation, exit command, scale, memory
+
+  @Test("log rotation: log → log.1 → log.2 at log-max-size, at most log-max-files files")
+  func logRotation() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "i=1; while [ $i -le 60 ]; do echo line-$i; i=$((i+1)); done"])
+      c.options.logMaxSize = 400
+      c.options.logMaxFiles = 3
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit() == 0)
+      let fm = FileManager.default
+      let files = [c.logPath + ".2", c.logPath + ".1", c.logPath]
+      for file in files {
+        #expect(fm.fileExists(atPath: file), "\(file)")
+        let size = (try? fm.attributesOfItem(atPath: file)[.size] as? Int) ?? Int.max
+        #expect(size <= 400, "\(file): \(size) bytes")
+      }
+      #expect(!fm.fileExists(atPath: c.logPath + ".3"))
+      let lines = try files.flatMap { try c.logEntries($0) }.map { $0["log"] ?? "" }
+      #expect(lines.count >= 6)
+      let first = 60 - lines.count + 1
+      #expect(lines == (first...60).map { "line-\($0)\n" }, "the kept files hold the newest lines in order")
+    }
+  }
+
+  @Test("the exit command runs once, after the final exit")
+  func exitCommand() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "exit 1"])
+      let marker = c.dir + "/marker"
+      c.options.restart = "on-failure"
+      c.options.restartMax = 1
+      c.options.exitArgs = ["/bin/sh", "-c", "cat \(c.state("state")) >> \(marker)"]
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+      try? await Task.sleep(nanoseconds: 100_000_000)
+      let recorded = (readText(marker) ?? "").split(separator: "\n")
+      #expect(recorded.count == 1)
+      #expect(recorded.first?.hasSuffix(" 1") == true, "ran after the restart, not before: \(recorded)")
+    }
+  }
+
+  @Test("twenty monitors at once")
+  func manyMonitors() async throws {
+    try await withMonitorSandbox { sb in
+      let containers = try (0..<20).map { i in try sb.container("c\(i)", args: ["sh", "-c", "echo hello-\(i); exit \(i % 5)"]) }
+      let monitors = try containers.map { try sb.startMonitor($0) }
+      for monitor in monitors {
+        #expect(await monitor.syncLine()?.hasPrefix("created ") == true)
+        #expect(await monitor.syncLine()?.hasPrefix("started ") == true)
+      }
+      for (i, (c, monitor)) in zip(containers, monitors).enumerated() {
+        #expect(await monitor.waitExit(timeout: 60) == 0)
+        #expect(try c.logEntries().map { $0["log"] } == ["hello-\(i)\n"])
+        #expect(c.exitFields.first == "\(i % 5)")
+      }
+      #expect((try? FileManager.default.contentsOfDirectory(atPath: sb.runtimeRoot)) ?? [] == [])
+    }
+  }
+
+  @Test("an idle monitor's PSS is under 0.7 MB")
+  func idleMemory() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      let (monitor, _) = try await sb.launch(c)
+      let client = try AttachClient(path: c.socket)
+      try client.send("resize 10 10\n")
+      #expect(await client.replyLine() == "ok", "the monitor serves its socket")
+      let rollup = readText("/proc/\(monitor.pid)/smaps_rollup") ?? ""
+      let pss = rollup.split(separator: "\n").first { $0.hasPrefix("Pss:") }
+        .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+      let kb = try #require(pss, "no Pss in smaps_rollup: \(rollup)")
+      print("berth-monitor idle PSS: \(kb) kB")
+      #expect(kb < 700, "idle PSS \(kb) kB")
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+      #expect(c.exitFields.first == "137")
+    }
+  }
+
+  @Test("an OOM-killed container is recorded with oomKilled 1")
+  func oomKilled() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container()
+      try c.setProcess(["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"]) { spec in
+        var linux = spec["linux"] as? [String: Any] ?? [:]
+        var resources = linux["resources"] as? [String: Any] ?? [:]
+        resources["memory"] = ["limit": 32 << 20, "swap": 32 << 20]
+        linux["resources"] = resources
+        spec["linux"] = linux
+      }
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      #expect(c.exitFields.first == "137")
+      #expect(c.exitFields.last == "1", "\(c.exitFields)")
+    }
+  }
+}
