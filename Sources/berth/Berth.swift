@@ -15,6 +15,8 @@ struct Berth: AsyncParsableCommand {
     subcommands: [
       Pull.self, Push.self, Login.self, Logout.self, Images.self, ImageCommand.self, Tag.self, Rmi.self,
       Save.self, Load.self, Import.self, History.self, Inspect.self,
+      Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Pause.self, Unpause.self,
+      Wait.self, Rename.self, Exec.self, Attach.self, Logs.self,
     ])
 
   /// Runs the command line with Docker's exit codes: 125 for a usage mistake, 1 for a
@@ -59,16 +61,20 @@ extension Berth {
   /// they are taken off the front and applied through the environment every command reads.
   static func hoistGlobalOptions(_ arguments: [String]) -> [String] {
     var rest = arguments[...]
-    while let first = rest.first, first.hasPrefix("--root") {
-      if first == "--root", rest.count >= 2 {
-        setenv("BERTH_ROOT", rest[rest.startIndex + 1], 1)
-        rest = rest.dropFirst(2)
-      } else if first.hasPrefix("--root=") {
-        setenv("BERTH_ROOT", String(first.dropFirst("--root=".count)), 1)
-        rest = rest.dropFirst()
-      } else {
-        break
+    hoisting: while let first = rest.first {
+      for (flag, variable) in [("--root", "BERTH_ROOT"), ("--runroot", "BERTH_RUNROOT")] {
+        if first == flag, rest.count >= 2 {
+          setenv(variable, rest[rest.startIndex + 1], 1)
+          rest = rest.dropFirst(2)
+          continue hoisting
+        }
+        if first.hasPrefix(flag + "=") {
+          setenv(variable, String(first.dropFirst(flag.count + 1)), 1)
+          rest = rest.dropFirst()
+          continue hoisting
+        }
       }
+      break
     }
     return Array(rest)
   }
@@ -78,6 +84,9 @@ extension Berth {
 struct GlobalOptions: ParsableArguments {
   @Option(name: .long, help: "Where images and containers live (default /var/lib/berth, or $BERTH_ROOT).")
   var root: String?
+
+  @Option(name: .long, help: "Where running containers' state lives (default /run/berth, or $BERTH_RUNROOT).")
+  var runroot: String?
 
   func store() throws -> ImageStore {
     try ImageStore(root: root ?? StoreLayout.defaultRoot)

@@ -746,6 +746,11 @@ extension ContainerOptions {
     }
   }
 
+  /// ``validateContainerName(_:)`` for `rename`: Docker's message, exit 125 on the command line.
+  public static func checkContainerName(_ name: String) throws(BerthError) {
+    do { try validateContainerName(name) } catch { throw BerthError(.invalidArgument, error.text) }
+  }
+
   /// The kernel takes at most 64 bytes of host name (sethostname(2) would fail at start).
   static func validateHostname(_ name: String) throws(BerthErrorMessage) {
     if name.utf8.count > 64 {

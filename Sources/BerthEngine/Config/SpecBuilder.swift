@@ -33,7 +33,8 @@ public enum SpecBuilder {
   ///   - hostnamePath, hostsPath, resolvConfPath: files the engine made for the container,
   ///     bound over /etc/hostname, /etc/hosts, /etc/resolv.conf (nil: not mounted; a user mount
   ///     on the same target wins).
-  ///   - initBinary: the host's docker-init (tini); required with `--init`.
+  ///   - initBinary: the host's berth-init (`Executables.find("berth-init")`); required with
+  ///     `--init`, which runs it as PID 1 (`/sbin/docker-init -- ARGS…`) in front of the command.
   ///   - shmPath: a host directory (a tmpfs the engine mounted) for /dev/shm with `--ipc
   ///     shareable` or `container:NAME`; nil gives the container its own tmpfs.
   ///   - hostname: overrides the hostname (e.g. that of the container whose network is joined).
@@ -61,7 +62,7 @@ public enum SpecBuilder {
     if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + (resolved.home.isEmpty ? "/" : resolved.home)) }
     if options.runInit {
       guard initBinary != nil else {
-        throw BerthError(.notFound, "--init: no init binary (docker-init or tini) was found on this host")
+        throw BerthError(.notFound, "--init: berth-init is not installed next to berth or in PATH")
       }
       args = [initPath, "--"] + args
     }
@@ -106,6 +107,8 @@ public enum SpecBuilder {
     try addMounts(
       to: &spec, options: options, mounts: mounts, hostnamePath: hostnamePath, hostsPath: hostsPath,
       resolvConfPath: resolvConfPath, shmPath: shmPath, host: host)
+    // Last, so that it wins over a user mount on /sbin; read-only, so that the container
+    // cannot replace the host's binary.
     if options.runInit, let initBinary {
       spec.mounts?.append(Mount(destination: initPath, type: "bind", source: initBinary, options: ["bind", "ro"]))
     }

@@ -95,6 +95,8 @@ extension ContainerEngine {
 public struct StartFailure: Error, CustomStringConvertible, Sendable {
   public var message: String
 
+  public init(message: String) { self.message = message }
+
   public var exitCode: Int32 {
     let text = message.lowercased()
     if text.contains("executable file not found") || text.contains("no such file or directory") { return 127 }

@@ -35,7 +35,7 @@ extension DockerTime {
   }
 
   private static func parseValue(_ value: String, now: DockerTime, localOffset: Int?) throws -> DockerTime {
-    if value != "0", let duration = GoDuration.parse(value) {
+    if value != "0", let duration = try? FlagSyntax.goDuration(value) {
       return now.adding(nanoseconds: -duration)
     }
     let utf8 = Array(value.utf8)
