@@ -27,6 +27,8 @@ final class HealthChecker {
   let config: MonitorConfig
   let statePath: String
   let pidFilePath: String
+  /// Written by the engine while the container is frozen (`berth pause`).
+  let pausedPath: String
 
   private(set) var status = Status.starting
   private(set) var failingStreak = 0
@@ -52,6 +54,7 @@ final class HealthChecker {
     self.config = config
     statePath = config.statePath("health")
     pidFilePath = config.statePath("health.pid")
+    pausedPath = config.statePath("paused")
   }
 
   /// The container (re)started: status `starting`, first check one interval from now.
@@ -76,6 +79,15 @@ final class HealthChecker {
   func startIfDue(now: Int64, devNull: Int32) {
     guard pid <= 0, nextDue >= 0, now >= nextDue else { return }
     nextDue = -1
+    startedMono = now
+    if fileExists(pausedPath) {
+      // As Docker: a paused container's check fails without running (an exec into a frozen
+      // cgroup would only hang until the timeout).
+      let time = rfc3339Nano(WallTime.now())
+      finish(Result(start: time, end: time, exitCode: -1,
+                    output: Array("Container \(config.id) is paused, unpause the container before exec".utf8)))
+      return
+    }
     removeFile(pidFilePath)
     guard let pipe = makePipe() else {
       finish(Result(start: rfc3339Nano(WallTime.now()), end: rfc3339Nano(WallTime.now()), exitCode: -1,

@@ -4,7 +4,7 @@ import CMonitor
 /// `{"log":"text\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}`.
 ///
 /// Output is split at newlines; a line without its newline waits for the rest of the line,
-/// unless it grows to 16 KiB or its stream ends, when it is written as an entry of its own
+/// unless it fills 16 KiB or its stream ends, when it is written as an entry of its own
 /// (without a trailing "\n"). With a size limit, the file is rotated before an entry would
 /// make it exceed the limit: log.N-1 → log.N … log → log.1, keeping `maxFiles - 1` old files
 /// (with maxFiles = 1 the file is truncated instead).
@@ -49,31 +49,34 @@ final class JSONFileLog {
     flush()
   }
 
+  /// Splits output into entries as Docker's 16 KiB copy buffer does: an entry holds at most
+  /// 16 KiB, its newline included, so a line of exactly 16 KiB becomes a partial entry and a
+  /// lone "\n". The result does not depend on how the output was cut into reads.
   private func append(_ data: UnsafeBufferPointer<UInt8>, partial: inout [UInt8], stream: UInt8) {
     var start = 0
     while start < data.count {
-      var newline = start
-      while newline < data.count && data[newline] != UInt8(ascii: "\n") { newline += 1 }
-      if newline == data.count {
-        // No newline: keep the tail for later.
-        partial.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<data.count]))
-        while partial.count >= Self.partialLimit {
-          partial.withUnsafeBufferPointer {
-            addEntry(UnsafeBufferPointer(rebasing: $0[0..<Self.partialLimit]), stream: stream)
-          }
-          partial.removeFirst(Self.partialLimit)
+      let limit = min(data.count, start + (Self.partialLimit - partial.count))
+      var end = start
+      while end < limit && data[end] != UInt8(ascii: "\n") { end += 1 }
+      if end < limit {
+        // A whole line (with what was kept of it before).
+        let line = UnsafeBufferPointer(rebasing: data[start...end])
+        if partial.isEmpty {
+          addEntry(line, stream: stream)
+        } else {
+          partial.append(contentsOf: line)
+          partial.withUnsafeBufferPointer { addEntry($0, stream: stream) }
+          partial = []
         }
-        return
-      }
-      let line = UnsafeBufferPointer(rebasing: data[start...newline])
-      if partial.isEmpty {
-        addEntry(line, stream: stream)
+        start = end + 1
       } else {
-        partial.append(contentsOf: line)
-        partial.withUnsafeBufferPointer { addEntry($0, stream: stream) }
-        partial = []
+        partial.append(contentsOf: UnsafeBufferPointer(rebasing: data[start..<limit]))
+        start = limit
+        if partial.count == Self.partialLimit {
+          partial.withUnsafeBufferPointer { addEntry($0, stream: stream) }
+          partial = []
+        }
       }
-      start = newline + 1
     }
   }
 

@@ -56,6 +56,10 @@ final class Monitor {
   private var containerExited = false
   private var containerStatus: Int32 = 0
   private var runStartedMono: Int64 = 0
+  /// The last run's pid and start time, for STATE/state (kept through the back-off).
+  private var runPid: Int32 = 0
+  private var runStartedAt = WallTime(seconds: 0, nanoseconds: 0)
+  /// Restarts made so far (failed attempts included), as Docker counts them.
   private var restartCount = 0
   private var backoff = Monitor.initialBackoff
   private var restartAt: Int64 = -1
@@ -306,17 +310,13 @@ final class Monitor {
     if result.code != 0 { return failureMessage("start", result) }
     phase = .running
     runStartedMono = monotonicNow()
-    let startedAt = WallTime.now()
+    runStartedAt = WallTime.now()
+    runPid = containerPid
+    // `exit` goes first: `state` without `exit` reads as running, `state` with an `exit`
+    // as the end of that run (see ContainerState.swift). A successful run clears `error`.
     removeFile(config.statePath("exit"))
-    var state: [UInt8] = []
-    state.append("running ")
-    state.append(decimal: Int(containerPid))
-    state.append(UInt8(ascii: " "))
-    appendRFC3339Nano(&state, startedAt)
-    state.append(UInt8(ascii: " "))
-    state.append(decimal: restartCount)
-    state.append(UInt8(ascii: "\n"))
-    writeFileAtomically(config.statePath("state"), state)
+    removeFile(config.statePath("error"))
+    writeState(restarting: false)
     if syncFD >= 0 {
       syncWrite("started \(containerPid)\n")
       closeFD(&syncFD)
@@ -324,6 +324,19 @@ final class Monitor {
     locateOOMCounter()
     health?.containerStarted()
     return nil
+  }
+
+  /// STATE/state: `running|restarting PID STARTED RESTARTS` of the last run.
+  private func writeState(restarting: Bool) {
+    var state: [UInt8] = []
+    state.append(restarting ? "restarting " : "running ")
+    state.append(decimal: Int(runPid))
+    state.append(UInt8(ascii: " "))
+    appendRFC3339Nano(&state, runStartedAt)
+    state.append(UInt8(ascii: " "))
+    state.append(decimal: restartCount)
+    state.append(UInt8(ascii: "\n"))
+    writeFileAtomically(config.statePath("state"), state)
   }
 
   /// Best effort: the memory cgroup's OOM-kill counter of the container, to tell later
@@ -779,6 +792,10 @@ final class Monitor {
 
   /// Records a run's end (STATE/exit, exit frames), then restarts or finishes by policy.
   private func runEnded(code: Int, oomKilled: Bool) {
+    let again = shouldRestart(code: code)
+    // "restarting" goes in before `exit`: the engine never sees an exited container that is
+    // about to be restarted.
+    if again { writeState(restarting: true) }
     var record: [UInt8] = []
     record.append(decimal: code)
     record.append(UInt8(ascii: " "))
@@ -793,19 +810,22 @@ final class Monitor {
       client.phase = .closing
     }
 
-    var again: Bool
-    switch config.restart {
-    case .no: again = false
-    case .always, .unlessStopped: again = true
-    case .onFailure: again = code != 0 && (config.restartMax <= 0 || restartCount < config.restartMax)
-    }
-    if fileExists(config.statePath("stopped")) { again = false }
     guard again else { finish() }
     let now = monotonicNow()
     if phase == .running && now - runStartedMono >= Monitor.backoffResetAfter { backoff = Monitor.initialBackoff }
     restartAt = now + backoff
     backoff = min(backoff * 2, Monitor.maxBackoff)
     phase = .backoff
+  }
+
+  /// Docker's restart policies; `STATE/stopped` (a stop asked for) overrides them all.
+  private func shouldRestart(code: Int) -> Bool {
+    if fileExists(config.statePath("stopped")) { return false }
+    switch config.restart {
+    case .no: return false
+    case .always, .unlessStopped: return true
+    case .onFailure: return code != 0 && (config.restartMax <= 0 || restartCount < config.restartMax)
+    }
   }
 
   private func restart() {
@@ -823,6 +843,13 @@ final class Monitor {
       containerPid = -1
       phase = .backoff
       runEnded(code: 127, oomKilled: false)
+      return
+    }
+    // A `berth stop` that came during create or start read "restarting" and signalled
+    // nothing. It writes `stopped` before it reads the state and this check follows the
+    // write of "running", so one of the two sees the other: this one ends the run.
+    if fileExists(config.statePath("stopped")) {
+      _ = runRuntime(["kill", config.id, "KILL"], containerStdio: false)
     }
   }
 
@@ -834,13 +861,22 @@ final class Monitor {
   /// The container is done for good: clients get their last bytes, the socket goes, the
   /// exit command runs (detached), the monitor exits 0.
   private func finish() -> Never {
+    // A back-off cut short: `state` describes the last run again, beside its `exit`.
+    if phase == .backoff && runPid > 0 { writeState(restarting: false) }
     flushClients(deadlineMilliseconds: 5000)
     clients = []
     closeFD(&listenFD)
     removeFile(config.socket)
-    if !config.exitArgs.isEmpty {
+    if !config.exitArgs.isEmpty && claimAutoRemoval() {
       _ = spawnProcess(config.exitArgs, fdMap: [(devNull, 0), (devNull, 1), (devNull, 2)], newSession: true)
     }
     exit(0)
+  }
+
+  /// The exit command (`berth rm` of a `--rm` container) runs only for the process that
+  /// unlinks STATE/autoremove first: a foreground `berth run` races the monitor for it, and
+  /// exactly one of them removes the container.
+  private func claimAutoRemoval() -> Bool {
+    config.statePath("autoremove").withCString { unlink($0) } == 0
   }
 }

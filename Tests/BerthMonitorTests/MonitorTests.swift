@@ -73,10 +73,52 @@ struct MonitorTests {
       let texts = entries.map { $0["log"] ?? "" }
       #expect(texts.last == "end\n")
       #expect(texts.dropLast().map(\.count).reduce(0, +) == 3_000_001)
-      #expect(texts.dropLast(3).allSatisfy { $0.count == 16384 }, "partial lines are cut at 16 KiB")
-      #expect(texts.dropLast().last?.hasSuffix("a\n") == true)
+      #expect(texts.count == 3_000_000 / 16384 + 2)
+      #expect(texts.dropLast(2).allSatisfy { $0.count == 16384 && !$0.hasSuffix("\n") }, "partial lines are cut at 16 KiB")
+      #expect(texts.dropLast().last == String(repeating: "a", count: 3_000_000 % 16384) + "\n")
       await sleeper.readUntilClosed()
       #expect(sleeper.exitCode == nil, "the slow client was disconnected before the exit frame")
+    }
+  }
+
+  @Test("entries hold at most 16 KiB, the newline included, however the output was read (Docker's copy buffer)")
+  func sixteenKiBBoundary() async throws {
+    try await withMonitorSandbox { sb in
+      // Each line in one write: the monitor reads more than 16 KiB at once.
+      let lines = [("b", 16383), ("c", 16384), ("d", 20000), ("e", 32768)]
+      let script = lines.map { "x=$(head -c \($1) /dev/zero | tr '\\0' \($0)); echo \"$x\"" }.joined(separator: "; ")
+      let c = try sb.container(args: ["sh", "-c", script])
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit() == 0)
+      let texts = try c.logEntries().map { $0["log"] ?? "" }
+      func run(_ letter: String, _ count: Int) -> String { String(repeating: letter, count: count) }
+      let expected = [
+        run("b", 16383) + "\n",
+        run("c", 16384), "\n",
+        run("d", 16384), run("d", 20000 - 16384) + "\n",
+        run("e", 16384), run("e", 16384), "\n",
+      ]
+      #expect(texts.map(\.count) == expected.map(\.count))
+      #expect(texts == expected)
+    }
+  }
+
+  @Test("log-driver none: no log file, attached clients still get the output")
+  func noLog() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo visible"])
+      c.options.logDriver = "none"
+      c.options.start = "wait"
+      let (monitor, _) = try await sb.launch(c)
+      let client = try AttachClient(path: c.socket)
+      try client.send("attach stdin=0 stdout=1 stderr=1\n")
+      let starter = try AttachClient(path: c.socket)
+      try starter.send("start\n")
+      #expect(await starter.replyLine() == "ok")
+      #expect(await client.readUntilClosed())
+      #expect(client.text(1) == "visible\n")
+      #expect(await monitor.waitExit() == 0)
+      #expect(!FileManager.default.fileExists(atPath: c.logPath))
     }
   }
 
@@ -253,7 +295,96 @@ struct MonitorTests {
         #expect(gap >= 0.1 * pow(2, Double(index)) * 0.98, "gap \(index): \(gap) s, all: \(gaps)")
       }
       #expect(gaps[3] > gaps[0], "\(gaps)")
+      #expect(c.stateFields.first == "running", "a back-off cut short leaves the last run's line: \(c.stateFields)")
       #expect(c.stateFields.last == "\(times.count - 1)")
+    }
+  }
+
+  @Test("during the back-off STATE/state says restarting (the last run's pid, start and count), then running")
+  func restartingState() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exit 1"])
+      c.options.restart = "on-failure"
+      c.options.restartMax = 3
+      let (monitor, firstPid) = try await sb.launch(c)
+      var lines: [[String]] = []
+      var seenRestartingWithExit = false
+      _ = await eventually(timeout: 60) {
+        let exitExists = FileManager.default.fileExists(atPath: c.state("exit"))
+        let fields = c.stateFields
+        if lines.last != fields { lines.append(fields) }
+        if fields.first == "restarting" && exitExists { seenRestartingWithExit = true }
+        return !monitor.isRunning
+      }
+      #expect(await monitor.waitExit() == 0)
+      #expect(seenRestartingWithExit, "\(lines)")
+      #expect(lines.allSatisfy { $0.count == 4 && ["running", "restarting"].contains($0[0]) && isRFC3339Nano($0[2]) }, "\(lines)")
+      let running = Dictionary(lines.filter { $0.first == "running" }.map { ($0[3], $0) }, uniquingKeysWith: { first, _ in first })
+      let restarting = lines.filter { $0.first == "restarting" }
+      #expect(restarting.map { $0[3] } == ["0", "1", "2"].filter { count in restarting.contains { $0[3] == count } })
+      #expect(!restarting.isEmpty && restarting.allSatisfy { ["0", "1", "2"].contains($0[3]) }, "\(lines)")
+      // A restarting line is the last run's line with another word.
+      var compared = 0
+      for line in restarting {
+        guard let run = running[line[3]] else { continue }
+        #expect(Array(line.dropFirst()) == Array(run.dropFirst()), "\(line) after \(run)")
+        compared += 1
+      }
+      #expect(compared > 0, "\(lines)")
+      #expect(running["0"]?[1] == "\(firstPid)")
+      #expect(c.stateFields.first == "running")
+      #expect(c.stateFields.last == "3")
+      #expect(c.exitFields.first == "1")
+    }
+  }
+
+  @Test("a stop that comes while a restart creates and starts the container ends that run")
+  func stopDuringRestart() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exec sleep 1000"])
+      // The second `start` finds STATE/stopped written meanwhile, as a `berth stop` could.
+      c.options.runtime = try sb.runtimeWrapper("stopping-runtime", script: """
+        if [ "$COMMAND" = start ]; then
+          echo x >> \(c.dir)/starts
+          [ "$(wc -l < \(c.dir)/starts)" -eq 2 ] && : > \(c.state("stopped"))
+        fi
+        """)
+      c.options.restart = "always"
+      let (monitor, _) = try await sb.launch(c)
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit(timeout: 20) == 0, "the monitor ends the run it started after the stop")
+      #expect(c.exitFields.first == "137")
+      #expect(c.stateFields.first == "running")
+      #expect(c.stateFields.last == "1")
+    }
+  }
+
+  @Test("a restart that cannot create: STATE/error and exit 127, the policy goes on; a good run clears the error")
+  func failedRestart() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "echo run; exit 1"])
+      c.options.runtime = try sb.runtimeWrapper("failing-runtime", script: """
+        if [ "$COMMAND" = create ]; then
+          echo x >> \(c.dir)/creates
+          if [ "$(wc -l < \(c.dir)/creates)" -eq 2 ]; then echo "first line" >&2; echo "planned failure" >&2; exit 1; fi
+        fi
+        """)
+      c.options.restart = "on-failure"
+      c.options.restartMax = 2
+      let (monitor, _) = try await sb.launch(c)
+      var sawError = false
+      var sawFailedExit = false
+      _ = await eventually(timeout: 60) {
+        if readText(c.state("error")) == "planned failure\n" { sawError = true }
+        if c.exitFields.first == "127" { sawFailedExit = true }
+        return !monitor.isRunning
+      }
+      #expect(await monitor.waitExit() == 0)
+      #expect(sawError && sawFailedExit, "error: \(sawError), exit 127: \(sawFailedExit)")
+      #expect(try c.logEntries().map { $0["log"] ?? "" } == ["run\n", "run\n"], "runs 1 and 3; attempt 2 failed")
+      #expect(!FileManager.default.fileExists(atPath: c.state("error")), "the third run cleared STATE/error")
+      #expect(c.stateFields.last == "2")
+      #expect(c.exitFields.first == "1")
     }
   }
 
@@ -346,6 +477,29 @@ struct MonitorTests {
     }
   }
 
+  @Test("a paused container's checks fail without running, as Docker's do")
+  func healthWhilePaused() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sleep", "1000"])
+      c.options.health = ["sh", "-c", "echo ran >> /tmp/checks"]
+      c.options.healthInterval = 100_000_000
+      c.options.healthRetries = 2
+      // The engine writes STATE/paused when it freezes the container; the file alone is enough.
+      _ = FileManager.default.createFile(atPath: c.state("paused"), contents: Data())
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await eventually { c.health()?.Status == "unhealthy" }, "\(String(describing: c.health()))")
+      let failed = try #require(c.health()?.Log.last)
+      #expect(failed.ExitCode == -1)
+      #expect(failed.Output == "Container \(c.id) is paused, unpause the container before exec")
+      #expect(!FileManager.default.fileExists(atPath: c.bundle + "/rootfs/tmp/checks"), "no check ran")
+      try FileManager.default.removeItem(atPath: c.state("paused"))
+      #expect(await eventually { c.health()?.Status == "healthy" })
+      #expect(FileManager.default.fileExists(atPath: c.bundle + "/rootfs/tmp/checks"))
+      try sb.runtime(["kill", c.id, "KILL"])
+      #expect(await monitor.waitExit() == 0)
+    }
+  }
+
   // MARK: - Log rotation, exit command, scale, memory
 
   @Test("log rotation: log → log.1 → log.2 at log-max-size, at most log-max-files files")
@@ -371,14 +525,31 @@ struct MonitorTests {
     }
   }
 
-  @Test("the exit command runs once, after the final exit")
+  @Test("log-max-files 1: the file is truncated, never rotated")
+  func logTruncation() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "i=1; while [ $i -le 60 ]; do echo line-$i; i=$((i+1)); done"])
+      c.options.logMaxSize = 400
+      c.options.logMaxFiles = 1
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit() == 0)
+      #expect(!FileManager.default.fileExists(atPath: c.logPath + ".1"))
+      let size = (try? FileManager.default.attributesOfItem(atPath: c.logPath)[.size] as? Int) ?? Int.max
+      #expect(size <= 400)
+      let lines = try c.logEntries().map { $0["log"] ?? "" }
+      #expect(!lines.isEmpty && lines == (60 - lines.count + 1...60).map { "line-\($0)\n" }, "\(lines)")
+    }
+  }
+
+  @Test("the exit command runs once, after the final exit, when the monitor unlinks STATE/autoremove")
   func exitCommand() async throws {
     try await withMonitorSandbox { sb in
       let c = try sb.container(args: ["sh", "-c", "exit 1"])
       let marker = c.dir + "/marker"
       c.options.restart = "on-failure"
       c.options.restartMax = 1
-      c.options.exitArgs = ["/bin/sh", "-c", "cat \(c.state("state")) >> \(marker)"]
+      c.options.exitArgs = ["sh", "-c", "cat \(c.state("state")) >> \(marker)"]
+      _ = FileManager.default.createFile(atPath: c.state("autoremove"), contents: Data())
       let (monitor, _) = try await sb.launch(c)
       #expect(await monitor.waitExit(timeout: 60) == 0)
       #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
@@ -386,6 +557,20 @@ struct MonitorTests {
       let recorded = (readText(marker) ?? "").split(separator: "\n")
       #expect(recorded.count == 1)
       #expect(recorded.first?.hasSuffix(" 1") == true, "ran after the restart, not before: \(recorded)")
+      #expect(!FileManager.default.fileExists(atPath: c.state("autoremove")), "the monitor claimed the removal")
+    }
+  }
+
+  @Test("no exit command when someone else unlinked STATE/autoremove first")
+  func exitCommandClaimedElsewhere() async throws {
+    try await withMonitorSandbox { sb in
+      let c = try sb.container(args: ["sh", "-c", "exit 0"])
+      let marker = c.dir + "/marker"
+      c.options.exitArgs = ["/bin/sh", "-c", "touch \(marker)"]
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit() == 0)
+      try? await Task.sleep(nanoseconds: 300_000_000)
+      #expect(!FileManager.default.fileExists(atPath: marker), "the exit command ran without STATE/autoremove")
     }
   }
 

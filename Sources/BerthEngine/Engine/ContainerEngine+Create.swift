@@ -63,6 +63,9 @@ extension ContainerEngine {
     for directory in [layout.container(id), layout.upper(id), layout.work(id), layout.rootfs(id), layout.monitorState(id)] {
       try FS.makeDirectories(directory, mode: 0o700)
     }
+    // The overlay's root directory takes the upper directory's mode: 0755 as Docker's
+    // overlay2 makes it, or users other than root (`-u 1000`) could not enter "/".
+    try check("chmod \(layout.upper(id))") { chmod(layout.upper(id), 0o755) }
     try FS.makeDirectories(layout.container(id), mode: 0o710)
     try prepareRootfs(record)
 

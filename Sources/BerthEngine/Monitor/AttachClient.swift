@@ -131,6 +131,10 @@ public final class AttachClient {
     try? socket.writeAll(header + payload)
   }
 
+  /// Sends this terminal's size (a foreground `run -t` does it before the start, so the
+  /// container's first `stty size` sees it).
+  public func sendTerminalSize() { sendResize() }
+
   private func sendResize() {
     var rows: UInt16 = 0, columns: UInt16 = 0
     if berth_get_winsize(1, &rows, &columns) == 0 || berth_get_winsize(0, &rows, &columns) == 0, rows > 0 {

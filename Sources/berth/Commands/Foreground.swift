@@ -22,6 +22,7 @@ enum Foreground {
     let client = try AttachClient(
       socketPath: socket, stdin: stdin, stdout: attachAll || wants.contains("stdout"),
       stderr: attachAll || wants.contains("stderr"))
+    if options.tty { client.sendTerminalSize() }
     if started.waitingForStart {
       do {
         try AttachClient.request(socketPath: socket, "start")

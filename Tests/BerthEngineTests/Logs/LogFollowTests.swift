@@ -82,7 +82,9 @@ struct LogFollowTests {
     let start = ContinuousClock.now
     active.stop()
     try await reading.value
-    #expect(ContinuousClock.now - start < .milliseconds(600))
+    // The check interval is 250 ms; the bound is loose because tests run in parallel on busy
+    // machines. A follower that missed the stop would never return.
+    #expect(ContinuousClock.now - start < .seconds(2))
     #expect(logs.texts == lineTexts(1...1))
   }
 
@@ -149,7 +151,7 @@ struct LogFollowTests {
     try await LogReader(path: fixture.log, options: .init(until: until, follow: true)).read(into: logs) { active.isActive }
     #expect(active.isActive)
     #expect(ContinuousClock.now - start >= .milliseconds(150))
-    #expect(ContinuousClock.now - start < .milliseconds(700))
+    #expect(ContinuousClock.now - start < .seconds(2), "loose for busy machines: without --until it would never end")
     #expect(logs.texts == lineTexts(1...1))
   }
 
@@ -164,6 +166,6 @@ struct LogFollowTests {
     reading.cancel()
     let start = ContinuousClock.now
     try await reading.value
-    #expect(ContinuousClock.now - start < .milliseconds(600))
+    #expect(ContinuousClock.now - start < .seconds(2), "loose for busy machines: a missed cancellation never ends")
   }
 }

@@ -138,6 +138,8 @@ struct MonitorOptions {
   var healthRetries = 3
   var start = "auto"
   var exitArgs: [String] = []
+  /// The runtime the monitor runs (a wrapper script); nil: berth-runtime.
+  var runtime: String?
 }
 
 /// A container of a sandbox: bundle, state directory and socket of its monitor.
@@ -179,7 +181,7 @@ final class TestContainer: @unchecked Sendable {
   func writeMonitorConfig(runtimeRoot: String) throws {
     let o = options
     var lines = [
-      "id=\(id)", "bundle=\(bundle)", "runtime=\(Products.runtime)", "runtime-arg=--root", "runtime-arg=\(runtimeRoot)",
+      "id=\(id)", "bundle=\(bundle)", "runtime=\(o.runtime ?? Products.runtime)", "runtime-arg=--root", "runtime-arg=\(runtimeRoot)",
       "state-dir=\(stateDir)", "socket=\(socket)", "terminal=\(o.terminal ? 1 : 0)", "stdin=\(o.stdin ? 1 : 0)",
       "log-driver=\(o.logDriver)", "log-path=\(logPath)", "log-max-size=\(o.logMaxSize)",
       "log-max-files=\(o.logMaxFiles)", "restart=\(o.restart)", "restart-max=\(o.restartMax)",
@@ -383,6 +385,23 @@ final class MonitorSandbox: @unchecked Sendable {
       #expect(started == "started \(createdPid)", sourceLocation: sourceLocation)
     }
     return (monitor, createdPid)
+  }
+
+  /// A runtime for the monitor that runs `script` (sh, with the runtime's arguments as "$@"
+  /// and COMMAND set to the runtime command: create, start, …) and then berth-runtime.
+  func runtimeWrapper(_ name: String, script: String) throws -> String {
+    let path = dir + "/" + name
+    let text = """
+      #!/bin/sh
+      COMMAND=
+      for a in "$@"; do case "$a" in create|start|delete|kill|exec) COMMAND=$a; break;; esac; done
+      \(script)
+      exec \(Products.runtime) "$@"
+
+      """
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
+    chmod(path, 0o755)
+    return path
   }
 
   /// Runs the runtime with this sandbox's --root.
