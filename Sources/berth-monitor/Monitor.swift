@@ -59,6 +59,8 @@ final class Monitor {
   /// The last run's pid and start time, for STATE/state (kept through the back-off).
   private var runPid: Int32 = 0
   private var runStartedAt = WallTime(seconds: 0, nanoseconds: 0)
+  /// What STATE/state says now: `restarting` (true) or `running`.
+  private var stateSaysRestarting = false
   /// Restarts made so far (failed attempts included), as Docker counts them.
   private var restartCount = 0
   private var backoff = Monitor.initialBackoff
@@ -328,6 +330,7 @@ final class Monitor {
 
   /// STATE/state: `running|restarting PID STARTED RESTARTS` of the last run.
   private func writeState(restarting: Bool) {
+    stateSaysRestarting = restarting
     var state: [UInt8] = []
     state.append(restarting ? "restarting " : "running ")
     state.append(decimal: Int(runPid))
@@ -793,9 +796,9 @@ final class Monitor {
   /// Records a run's end (STATE/exit, exit frames), then restarts or finishes by policy.
   private func runEnded(code: Int, oomKilled: Bool) {
     let again = shouldRestart(code: code)
-    // "restarting" goes in before `exit`: the engine never sees an exited container that is
-    // about to be restarted.
-    if again { writeState(restarting: true) }
+    // The state line goes in before `exit`: the engine never sees an exited container that is
+    // about to be restarted, nor a restarting one that is done.
+    if again != stateSaysRestarting { writeState(restarting: again) }
     var record: [UInt8] = []
     record.append(decimal: code)
     record.append(UInt8(ascii: " "))
@@ -862,7 +865,7 @@ final class Monitor {
   /// exit command runs (detached), the monitor exits 0.
   private func finish() -> Never {
     // A back-off cut short: `state` describes the last run again, beside its `exit`.
-    if phase == .backoff && runPid > 0 { writeState(restarting: false) }
+    if stateSaysRestarting { writeState(restarting: false) }
     flushClients(deadlineMilliseconds: 5000)
     clients = []
     closeFD(&listenFD)

@@ -17,6 +17,9 @@ struct Berth: AsyncParsableCommand {
       Save.self, Load.self, Import.self, History.self, Inspect.self,
       Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Pause.self, Unpause.self,
       Wait.self, Rename.self, Exec.self, Attach.self, Logs.self,
+      Ps.self, Top.self, Port.self, Stats.self,
+      CopyCommand.self, UpdateCommand.self, ContainerCommand.self, VolumeCommand.self, SystemCommand.self, Info.self,
+      VersionCommand.self,
     ])
 
   /// Runs the command line with Docker's exit codes: 125 for a usage mistake, 1 for a

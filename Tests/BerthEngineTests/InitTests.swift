@@ -25,21 +25,21 @@ struct InitTests {
       ("kill -KILL $$", 128 + SIGKILL),
       ("kill -TERM $$", 128 + SIGTERM),
     ])
-  func exitStatus(script: String, expected: Int32) throws {
-    let r = try InitRun.complete([initPath, "-s", "--", "/bin/sh", "-c", script])
+  func exitStatus(script: String, expected: Int32) async throws {
+    let r = try await InitRun.finished([initPath, "-s", "--", "/bin/sh", "-c", script])
     #expect(r.status == .exited(expected), "stderr: \(r.stderr)")
   }
 
   @Test("passes arguments through unchanged and finds the program in PATH")
-  func arguments() throws {
-    let r = try InitRun.complete([initPath, "-s", "printf", "[%s]", "a b", "", "-s", "--"])
+  func arguments() async throws {
+    let r = try await InitRun.finished([initPath, "-s", "printf", "[%s]", "a b", "", "-s", "--"])
     #expect(r.status == .exited(0), "stderr: \(r.stderr)")
     #expect(r.stdout == "[a b][][-s][--]")
   }
 
   @Test("without a program: a usage message and exit 2", arguments: [[String](), ["--"], ["-s"], ["-x", "true"]])
-  func usage(arguments: [String]) throws {
-    let r = try InitRun.complete([initPath] + arguments)
+  func usage(arguments: [String]) async throws {
+    let r = try await InitRun.finished([initPath] + arguments)
     #expect(r.status == .exited(2))
     #expect(r.stderr.contains("usage: berth-init"), "stderr: \(r.stderr)")
   }
@@ -47,41 +47,41 @@ struct InitTests {
   // MARK: Exec failures
 
   @Test("a program that does not exist: the message and exit 127")
-  func notFound() throws {
-    let r = try InitRun.complete([initPath, "-s", "--", "berth-no-such-program"])
+  func notFound() async throws {
+    let r = try await InitRun.finished([initPath, "-s", "--", "berth-no-such-program"])
     #expect(r.status == .exited(127))
     #expect(r.stderr.contains("berth-init: exec berth-no-such-program: No such file or directory"), "\(r.stderr)")
 
-    let absolute = try InitRun.complete([initPath, "-s", "--", "/nonexistent/prog"])
+    let absolute = try await InitRun.finished([initPath, "-s", "--", "/nonexistent/prog"])
     #expect(absolute.status == .exited(127))
     #expect(absolute.stderr.contains("berth-init: exec /nonexistent/prog: No such file or directory"))
   }
 
   @Test("a file that is not executable, or a directory: the message and exit 126")
-  func notExecutable() throws {
+  func notExecutable() async throws {
     let directory = try InitRun.makeDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let file = directory + "/not-executable"
     try "echo hi\n".write(toFile: file, atomically: false, encoding: .utf8)
     chmod(file, 0o644)
 
-    let r = try InitRun.complete([initPath, "-s", "--", file])
+    let r = try await InitRun.finished([initPath, "-s", "--", file])
     #expect(r.status == .exited(126))
     #expect(r.stderr.contains("berth-init: exec \(file): Permission denied"), "\(r.stderr)")
 
-    let dir = try InitRun.complete([initPath, "-s", "--", directory])
+    let dir = try await InitRun.finished([initPath, "-s", "--", directory])
     #expect(dir.status == .exited(126))
     #expect(dir.stderr.contains("berth-init: exec \(directory): Permission denied"), "\(dir.stderr)")
   }
 
   @Test("an executable script without #! runs through /bin/sh, as with execvp")
-  func scriptWithoutInterpreterLine() throws {
+  func scriptWithoutInterpreterLine() async throws {
     let directory = try InitRun.makeDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let script = directory + "/script"
     try "echo from-script \"$1\"\nexit 4\n".write(toFile: script, atomically: false, encoding: .utf8)
     chmod(script, 0o755)
-    let r = try InitRun.complete([initPath, "-s", script, "arg1"])
+    let r = try await InitRun.finished([initPath, "-s", script, "arg1"])
     #expect(r.status == .exited(4), "stderr: \(r.stderr)")
     #expect(r.stdout == "from-script arg1\n")
   }
@@ -91,19 +91,19 @@ struct InitTests {
   @Test(
     "forwards the signals it receives to the child",
     arguments: ["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "WINCH", "ALRM"])
-  func forwardsSignal(name: String) throws {
+  func forwardsSignal(name: String) async throws {
     let script = "trap 'echo got-\(name); exit 7' \(name); echo ready; while :; do sleep 0.05; done"
     let run = try InitRun([initPath, "-s", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
-    try #require(run.waitForOutput("ready"), "the child never got ready: \(run.stderr)")
+    try #require(await run.waitForOutput("ready"), "the child never got ready: \(run.stderr)")
     let number = try Signals.parse(name)
     #expect(kill(run.pid, number) == 0)
-    #expect(run.wait() == .exited(7), "stderr: \(run.stderr)")
+    #expect(await run.finish() == .exited(7), "stderr: \(run.stderr)")
     #expect(run.stdout.contains("got-\(name)"))
   }
 
   @Test("-g forwards to the child's whole process group")
-  func forwardsToGroup() throws {
+  func forwardsToGroup() async throws {
     // The child's own child traps TERM too: only a group signal reaches it.
     let script = """
       trap 'wait; echo child-term; exit 9' TERM
@@ -112,17 +112,17 @@ struct InitTests {
       """
     let run = try InitRun([initPath, "-s", "-g", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
-    try #require(run.waitForOutput("ready"), "the child never got ready: \(run.stderr)")
+    try #require(await run.waitForOutput("ready"), "the child never got ready: \(run.stderr)")
     #expect(kill(run.pid, SIGTERM) == 0)
-    #expect(run.wait() == .exited(9), "stderr: \(run.stderr)")
+    #expect(await run.finish() == .exited(9), "stderr: \(run.stderr)")
     #expect(run.stdout.contains("grandchild-term"))
     #expect(run.stdout.contains("child-term"))
   }
 
   @Test("the child starts with no blocked and no ignored signals, even when berth-init inherited some")
-  func childSignalState() throws {
+  func childSignalState() async throws {
     // `trap ''` makes the shell ignore INT and TERM; the exec of berth-init keeps that.
-    let r = try InitRun.complete([
+    let r = try await InitRun.finished([
       "/bin/sh", "-c", "trap '' INT TERM HUP; exec \"$0\" -s grep -E '^Sig(Blk|Ign):' /proc/self/status", initPath,
     ])
     #expect(r.status == .exited(0), "stderr: \(r.stderr)")
@@ -130,8 +130,8 @@ struct InitTests {
   }
 
   @Test("the child runs in its own process group")
-  func ownProcessGroup() throws {
-    let r = try InitRun.complete([initPath, "-s", "/bin/sh", "-c", "read -r pid c s ppid pgrp rest < /proc/$$/stat; echo $pid $ppid $pgrp"])
+  func ownProcessGroup() async throws {
+    let r = try await InitRun.finished([initPath, "-s", "/bin/sh", "-c", "read -r pid c s ppid pgrp rest < /proc/$$/stat; echo $pid $ppid $pgrp"])
     #expect(r.status == .exited(0), "stderr: \(r.stderr)")
     let fields = r.stdout.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     try #require(fields.count == 3, "\(r.stdout)")
@@ -144,7 +144,7 @@ struct InitTests {
   @Test(
     "with a controlling terminal the child is the foreground group: ^C reaches it",
     .enabled(if: access("/usr/bin/script", X_OK) == 0, "needs script(1) from bsdutils for a pseudo-terminal"))
-  func terminalForeground() throws {
+  func terminalForeground() async throws {
     // script(1) runs the command as a session leader on a new pty; its stdin feeds the pty.
     var pipeEnds: [Int32] = [0, 0]
     try #require(pipe(&pipeEnds) == 0)
@@ -156,7 +156,7 @@ struct InitTests {
     let run = try InitRun(["/usr/bin/script", "-qec", command, "/dev/null"], stdin: pipeEnds[0])
     close(pipeEnds[0])
     defer { run.cleanUp() }
-    try #require(run.waitForOutput("ready"), "never ready: \(run.stdout) \(run.stderr)")
+    try #require(await run.waitForOutput("ready"), "never ready: \(run.stdout) \(run.stderr)")
 
     let line = run.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("stat ") }
     let fields = (line ?? "").split(separator: " ").dropFirst().compactMap { Int32($0) }
@@ -166,46 +166,67 @@ struct InitTests {
 
     var interrupt: UInt8 = 3  // ^C, turned into SIGINT for the foreground group by the line discipline
     #expect(write(pipeEnds[1], &interrupt, 1) == 1)
-    #expect(run.wait() == .exited(5), "\(run.stdout) \(run.stderr)")
+    #expect(await run.finish() == .exited(5), "\(run.stdout) \(run.stderr)")
     #expect(run.stdout.contains("got-int"))
   }
 
   // MARK: Zombies
 
   @Test("reaps orphans reparented to it while the child still runs")
-  func reapsOrphans() throws {
-    // The middle shell starts a short sleep in the background and exits: the sleep is
-    // reparented to berth-init (the subreaper), and becomes a zombie when it exits.
-    let script = "sh -c 'sleep 0.2 & echo orphan $!'; echo ready; while :; do sleep 0.05; done"
+  func reapsOrphans() async throws {
+    // The middle shell starts a sleep in the background and exits: the sleep is reparented
+    // to berth-init (the subreaper), and becomes a zombie when it exits. A second is long
+    // enough to see it adopted on a busy machine.
+    let script = "sh -c 'sleep 1 & echo orphan $!'; echo ready; while :; do sleep 0.05; done"
     let run = try InitRun([initPath, "-s", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
-    try #require(run.waitForOutput("ready"), "never ready: \(run.stderr)")
-    let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("orphan ") }
-    let orphan = try #require(line.flatMap { pid_t($0.dropFirst("orphan ".count)) }, "\(run.stdout)")
+    try #require(await run.waitForOutput("ready"), "never ready: \(run.stderr)")
+    let orphans = Self.orphans(in: run.stdout)
+    try #require(orphans.count == 1, "\(run.stdout)")
 
-    #expect(ProcStatus.read(orphan)?.ppid == run.pid, "the orphan should be reparented to berth-init")
-    // Wait for the orphan to go away entirely: if berth-init did not reap it, it would stay a zombie.
-    let deadline = Date().addingTimeInterval(3)
-    while ProcStatus.read(orphan) != nil, Date() < deadline { usleep(10_000) }
-    #expect(ProcStatus.read(orphan) == nil, "the orphan is still there: \(String(describing: ProcStatus.read(orphan)))")
+    #expect(ProcStatus.read(orphans[0])?.ppid == run.pid, "the orphan should be reparented to berth-init")
+    #expect(await Self.gone(orphans), "the orphan is still there: \(String(describing: ProcStatus.read(orphans[0])))")
     let zombies = ProcStatus.children(of: run.pid).filter { $0.state == "Z" }
     #expect(zombies.isEmpty, "zombies under berth-init: \(zombies.map(\.pid))")
     #expect(ProcStatus.children(of: run.pid).count == 1, "only the main child remains")
-    #expect(try Subprocess.wait(run.pid, timeoutNanoseconds: 0) == nil, "berth-init still runs with its child")
+    #expect(run.isRunning, "berth-init still runs with its child")
 
     #expect(kill(run.pid, SIGKILL) == 0)
   }
 
   @Test("many orphans exiting together are all reaped (SIGCHLD does not queue)")
-  func reapsManyOrphans() throws {
-    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sh -c 'sleep 0.1 &'; done; sleep 0.4; echo done"
+  func reapsManyOrphans() async throws {
+    // Ten orphans that exit at about the same time while the main child sleeps on.
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sh -c 'sleep 2 & echo orphan $!'; done; echo ready; exec sleep 30"
     let run = try InitRun([initPath, "-s", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
-    try #require(run.waitForOutput("done"), "\(run.stderr)")
-    // The sleeps are gone; whatever is left under berth-init is the main shell, exiting.
-    let zombies = ProcStatus.children(of: run.pid).filter { $0.state == "Z" && $0.pid != run.pid }
-    #expect(zombies.count <= 1, "zombies under berth-init: \(zombies.map(\.pid))")
-    #expect(run.wait() == .exited(0))
+    try #require(await run.waitForOutput("ready"), "\(run.stderr)")
+    let orphans = Self.orphans(in: run.stdout)
+    try #require(orphans.count == 10, "\(run.stdout)")
+    let strays = orphans.filter { ProcStatus.read($0)?.ppid != run.pid }
+    #expect(strays.isEmpty, "not reparented to berth-init: \(strays)")
+
+    #expect(await Self.gone(orphans, seconds: 6), "left: \(orphans.filter { ProcStatus.read($0) != nil })")
+    #expect(ProcStatus.children(of: run.pid).count == 1, "only the main child remains")
+    // TERM to berth-init reaches the main child (sleep, which has no handler): 128+15.
+    #expect(kill(run.pid, SIGTERM) == 0)
+    #expect(await run.finish() == .exited(128 + SIGTERM))
+  }
+
+  /// The PIDs of "orphan PID" lines.
+  static func orphans(in output: String) -> [pid_t] {
+    output.split(separator: "\n").filter { $0.hasPrefix("orphan ") }.compactMap { pid_t($0.dropFirst("orphan ".count)) }
+  }
+
+  /// Waits until none of `pids` exists any more, not even as a zombie (which stays until its
+  /// parent reaps it); false after `seconds`.
+  static func gone(_ pids: [pid_t], seconds: Int = 4) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while pids.contains(where: { ProcStatus.read($0) != nil }) {
+      if ContinuousClock.now > deadline { return false }
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
   }
 
   // MARK: The binary
@@ -236,7 +257,7 @@ struct InitTests {
     .enabled(if: access("/bin/busybox", X_OK) == 0, "needs busybox-static at /bin/busybox"),
     .enabled(
       if: access(InitBinary.productsDirectory + "/berth-runtime", X_OK) == 0, "needs berth-runtime built next to the tests"))
-  func asContainerInit() throws {
+  func asContainerInit() async throws {
     let runtime = InitBinary.productsDirectory + "/berth-runtime"
     let directory = try InitRun.makeDirectory()
     let id = "berth-init-test-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
@@ -290,7 +311,7 @@ struct InitTests {
     let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted])
     try json.write(to: URL(fileURLWithPath: directory + "/bundle/config.json"))
 
-    let r = try InitRun.complete([runtime, "--root", state, "run", "--bundle", directory + "/bundle", id], seconds: 10)
+    let r = try await InitRun.finished([runtime, "--root", state, "run", "--bundle", directory + "/bundle", id], seconds: 10)
     #expect(r.status == .exited(7), "stdout: \(r.stdout)\nstderr: \(r.stderr)")
     #expect(r.stdout.contains("ppid=1"), "\(r.stdout)")
     #expect(!r.stdout.contains("zombie"), "\(r.stdout)")

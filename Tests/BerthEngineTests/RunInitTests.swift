@@ -7,23 +7,23 @@ import Testing
 @Suite("berth run --init", .engineCLI)
 struct RunInitTests {
   @Test("PID 1 is /sbin/docker-init -- COMMAND; the command's exit code is the container's")
-  func pidOne() throws {
-    let sandbox = try EngineCLISandbox()
+  func pidOne() async throws {
+    let sandbox = try await EngineCLISandbox.make()
     let script = #"tr '\0' ' ' < /proc/1/cmdline; echo; echo ppid=$PPID; exit 3"#
-    let r = try sandbox.run(["run", "--rm", "--init", "busybox", "sh", "-c", script])
+    let r = try await sandbox.run(["run", "--rm", "--init", "busybox", "sh", "-c", script])
     #expect(r.status == .exited(3), "\(r.stderr)")
     #expect(r.stdout == "/sbin/docker-init -- sh -c \(script) \nppid=1\n")
   }
 
   @Test("stop's SIGTERM reaches a command that has no handler for it: 128+15, without the timeout")
-  func stopForwardsTerm() throws {
+  func stopForwardsTerm() async throws {
     // As PID 1 itself, sleep would ignore SIGTERM (the kernel drops signals an init does not
     // handle) and stop would wait out its timeout, then kill: 137.
-    let sandbox = try EngineCLISandbox()
-    let id = try sandbox.runDetached(["--init", "busybox", "sleep", "1000"])
+    let sandbox = try await EngineCLISandbox.make()
+    let id = try await sandbox.runDetached(["--init", "busybox", "sleep", "1000"])
     let start = ContinuousClock.now
-    try sandbox.ok(["stop", "-t", "30", id], seconds: 40)
+    try await sandbox.ok(["stop", "-t", "30", id], seconds: 40)
     #expect(ContinuousClock.now - start < .seconds(10))
-    #expect(try sandbox.ok(["wait", id]) == "143\n")
+    #expect(try await sandbox.ok(["wait", id]) == "143\n")
   }
 }

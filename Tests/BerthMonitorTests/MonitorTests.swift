@@ -300,10 +300,34 @@ struct MonitorTests {
     }
   }
 
+  @Test("the back-off goes back to 100 ms after a run of 10 s or more")
+  func backoffReset() async throws {
+    try await withMonitorSandbox { sb in
+      // Runs 1-4 fail at once (waits of 0.1, 0.2, 0.4, 0.8 s); run 5 lasts 10.2 s, so the wait
+      // before run 6 is 0.1 s again instead of 1.6 s.
+      let script = #"n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; echo run-$n; "#
+        + #"if [ $n -eq 5 ]; then sleep 10.2; echo long-done; fi; exit 1"#
+      let c = try sb.container(args: ["sh", "-c", script])
+      c.options.restart = "on-failure"
+      c.options.restartMax = 5
+      let (monitor, _) = try await sb.launch(c)
+      #expect(await monitor.waitExit(timeout: 60) == 0)
+      let entries = try c.logEntries()
+      #expect(entries.map { $0["log"] ?? "" } == ["run-1\n", "run-2\n", "run-3\n", "run-4\n", "run-5\n", "long-done\n", "run-6\n"])
+      let times = entries.compactMap { parseTime($0["time"] ?? "") }
+      try #require(times.count == 7)
+      #expect(times[4] - times[3] >= 0.8 * 0.98, "the wait before run 5: \(times[4] - times[3]) s")
+      #expect(times[6] - times[5] < 1.0, "the wait before run 6: \(times[6] - times[5]) s")
+      #expect(c.stateFields.last == "5")
+    }
+  }
+
   @Test("during the back-off STATE/state says restarting (the last run's pid, start and count), then running")
   func restartingState() async throws {
     try await withMonitorSandbox { sb in
-      let c = try sb.container(args: ["sh", "-c", "echo run; exit 1"])
+      // Runs and creates take half a second: long enough for the poll to see every line.
+      let c = try sb.container(args: ["sh", "-c", "echo run; sleep 0.5; exit 1"])
+      c.options.runtime = try sb.runtimeWrapper("slow-runtime", script: #"[ "$COMMAND" = create ] && sleep 0.5"#)
       c.options.restart = "on-failure"
       c.options.restartMax = 3
       let (monitor, firstPid) = try await sb.launch(c)
@@ -321,17 +345,16 @@ struct MonitorTests {
       #expect(lines.allSatisfy { $0.count == 4 && ["running", "restarting"].contains($0[0]) && isRFC3339Nano($0[2]) }, "\(lines)")
       let running = Dictionary(lines.filter { $0.first == "running" }.map { ($0[3], $0) }, uniquingKeysWith: { first, _ in first })
       let restarting = lines.filter { $0.first == "restarting" }
-      #expect(restarting.map { $0[3] } == ["0", "1", "2"].filter { count in restarting.contains { $0[3] == count } })
-      #expect(!restarting.isEmpty && restarting.allSatisfy { ["0", "1", "2"].contains($0[3]) }, "\(lines)")
+      #expect(lines.map { "\($0[0]) \($0[3])" } == [
+        "running 0", "restarting 0", "running 1", "restarting 1", "running 2", "restarting 2", "running 3",
+      ], "\(lines)")
       // A restarting line is the last run's line with another word.
-      var compared = 0
       for line in restarting {
         guard let run = running[line[3]] else { continue }
         #expect(Array(line.dropFirst()) == Array(run.dropFirst()), "\(line) after \(run)")
-        compared += 1
       }
-      #expect(compared > 0, "\(lines)")
       #expect(running["0"]?[1] == "\(firstPid)")
+      #expect(Set(running.values.map { $0[1] }).count == 4, "each run has its own pid: \(lines)")
       #expect(c.stateFields.first == "running")
       #expect(c.stateFields.last == "3")
       #expect(c.exitFields.first == "1")
@@ -366,7 +389,10 @@ struct MonitorTests {
       c.options.runtime = try sb.runtimeWrapper("failing-runtime", script: """
         if [ "$COMMAND" = create ]; then
           echo x >> \(c.dir)/creates
-          if [ "$(wc -l < \(c.dir)/creates)" -eq 2 ]; then echo "first line" >&2; echo "planned failure" >&2; exit 1; fi
+          n=$(wc -l < \(c.dir)/creates)
+          if [ "$n" -eq 2 ]; then echo "first line" >&2; echo "planned failure" >&2; exit 1; fi
+          # The next attempt takes a while: STATE/error and the exit 127 stay long enough to be seen.
+          [ "$n" -eq 3 ] && sleep 1
         fi
         """)
       c.options.restart = "on-failure"

@@ -21,48 +21,6 @@ struct ImageList: AsyncParsableCommand {
   func run() async throws { try await images.run() }
 }
 
-/// `berth inspect` (images for now) and `berth image inspect`: Docker-shaped JSON.
-struct Inspect: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show low-level information about images.")
-  @OptionGroup var global: GlobalOptions
-  @Option(name: .shortAndLong, help: "Format output with a Go template.") var format: String?
-  @Argument(help: "Images to inspect.") var names: [String]
-
-  func validate() throws {
-    if names.isEmpty { throw ValidationError("\"inspect\" requires at least 1 argument") }
-  }
-
-  func run() async throws {
-    let store = try global.store()
-    var objects: [JSONValue] = []
-    var missing: [String] = []
-    for name in names {
-      do {
-        objects.append(try ImageInspection.object(try store.resolve(name), store: store))
-      } catch let error as BerthError where error.code == .notFound {
-        missing.append(name)
-      }
-    }
-    if let format {
-      let template = try OutputTemplate(format)
-      for object in objects {
-        print(template.render(fields: ImageInspection.fields(object), json: (try? JSONSerialization.jsonObject(with: Data(JSON.serialize(object)))) ?? [:]))
-      }
-    } else {
-      print(ImageInspection.prettyJSON(objects))
-    }
-    if !missing.isEmpty {
-      throw CommandFailure(message: missing.map { "No such image: \($0)" }.joined(separator: "\n"))
-    }
-  }
-}
-
-struct ImageInspect: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show low-level information about images.")
-  @OptionGroup var inspect: Inspect
-  func run() async throws { try await inspect.run() }
-}
-
 enum ImageInspection {
   /// Docker's image inspect object, its keys in Docker's order.
   static func object(_ image: ImageRecord, store: ImageStore) throws -> JSONValue {

@@ -64,6 +64,15 @@ enum ContainerCreation {
     guard let image = imageAndCommand.first else {
       throw CommandFailure(message: "\"\(command)\" requires at least 1 argument.\nSee 'berth \(command) --help'.", code: 125)
     }
+    // The passthrough argument takes a flag ArgumentParser does not know: Docker's wording.
+    if image.hasPrefix("--") {
+      let flag = image.split(separator: "=", maxSplits: 1).first.map(String.init) ?? image
+      throw CommandFailure(message: "unknown flag: \(flag)\nSee 'berth \(command) --help'.", code: 125)
+    }
+    if image.hasPrefix("-"), let letter = image.dropFirst().first {
+      throw CommandFailure(
+        message: "unknown shorthand flag: '\(letter)' in \(image)\nSee 'berth \(command) --help'.", code: 125)
+    }
     do {
       try flags.check()
       var values = flags.values

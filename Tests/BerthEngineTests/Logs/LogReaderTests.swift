@@ -90,16 +90,17 @@ struct LogReaderTests {
     #expect(try read(fixture, .init(tail: 2)).texts == ["two-a", "two-b\n", "three\n"])
   }
 
-  @Test("--tail reads backwards: the last lines of a log after a 2 GiB hole come at once")
+  @Test("--tail reads backwards: the last lines of a log after a 64 GiB hole come at once")
   func tailIsCheap() throws {
     let fixture = try LogFixture()
-    // A sparse file: reading it from the start would take seconds.
+    // A sparse file: reading it from the start would take most of a minute; backwards, a
+    // few reads. The bound leaves room for a busy machine.
     let fd = try OwnedFD.open(fixture.log, O_WRONLY | O_CREAT)
-    try check("ftruncate") { ftruncate(fd.raw, 2 << 30) }
+    try check("ftruncate") { ftruncate(fd.raw, 64 << 30) }
     try fixture.append(lines: 1...50)
     let start = ContinuousClock.now
     let sink = try read(fixture, .init(tail: 10))
-    #expect(ContinuousClock.now - start < .milliseconds(500))
+    #expect(ContinuousClock.now - start < .seconds(5))
     #expect(sink.texts == lineTexts(41...50))
   }
 

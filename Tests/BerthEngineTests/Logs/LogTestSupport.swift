@@ -70,18 +70,21 @@ final class SharedLogs: LogSink, Sendable {
   func write(_ entry: LogEntry) throws { entries.withLock { $0.append(entry) } }
   func flush() throws { flushes.add(1, ordering: .relaxed) }
 
+  // The timeouts below only bound a failure: they are long because tests run in parallel
+  // on busy 2-core machines, where a task may wait seconds for a thread.
+
   /// Waits until the reader has flushed once: it is done with the past and following.
-  func waitForFlush(timeout: Duration = .seconds(3)) async -> Bool {
+  func waitForFlush(timeout: Duration = .seconds(10)) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       if flushes.load(ordering: .relaxed) > 0 { return true }
       try? await Task.sleep(for: .milliseconds(5))
     }
-    return false
+    return flushes.load(ordering: .relaxed) > 0
   }
 
   /// Waits (polling every 5 ms) until at least `count` entries arrived; false on timeout.
-  func waitFor(count: Int, timeout: Duration = .seconds(3)) async -> Bool {
+  func waitFor(count: Int, timeout: Duration = .seconds(10)) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       if self.count >= count { return true }
@@ -89,6 +92,26 @@ final class SharedLogs: LogSink, Sendable {
     }
     return self.count >= count
   }
+}
+
+/// Whether `task` ends within `timeout`; false (and the task still running) if it does not,
+/// so that a reader that fails to stop fails its test instead of hanging it.
+func ends(_ task: Task<Void, any Error>, within timeout: Duration = .seconds(10)) async -> Bool {
+  let ended = EndFlag()
+  Task {
+    _ = try? await task.value
+    ended.set()
+  }
+  let deadline = ContinuousClock.now + timeout
+  while !ended.isSet, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+  return ended.isSet
+}
+
+/// Set once a watched task has ended.
+final class EndFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  var isSet: Bool { value.load(ordering: .relaxed) }
+  func set() { value.store(true, ordering: .relaxed) }
 }
 
 /// A flag a test flips to say "the container stopped".

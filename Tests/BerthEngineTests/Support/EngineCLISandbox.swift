@@ -25,20 +25,26 @@ final class EngineCLISandbox: @unchecked Sendable {
   var root: String { directory + "/root" }
   var runRoot: String { directory + "/run" }
 
-  init() throws {
-    directory = try InitRun.makeDirectory()
-    chmod(directory, 0o755)
+  private init(directory: String) {
+    self.directory = directory
+  }
+
+  /// A new sandbox with the busybox image in its store.
+  static func make() async throws -> EngineCLISandbox {
+    let sandbox = EngineCLISandbox(directory: try InitRun.makeDirectory())
+    chmod(sandbox.directory, 0o755)
     // The image's only layer is the tar of its root filesystem: what `import` takes.
     let image = try TestImage.busybox()
-    let tarball = directory + "/busybox.tar"
+    let tarball = sandbox.directory + "/busybox.tar"
     try Data(image.layers[0].tar).write(to: URL(fileURLWithPath: tarball))
-    try ok(["import", tarball, "busybox"])
+    try await sandbox.ok(["import", tarball, "busybox"])
+    return sandbox
   }
 
   deinit {
     // Every container has a directory under <root>/containers, named by its ID.
     let ids = (try? FS.list(root + "/containers"))?.filter { $0.count == 64 } ?? []
-    if !ids.isEmpty { _ = try? run(["rm", "-f"] + ids, seconds: 30) }
+    if !ids.isEmpty { _ = try? InitRun.complete(command(["rm", "-f"] + ids), seconds: 30) }
     // Whatever a failed `rm` left mounted goes first: removing the tree under a live overlay
     // would empty its lower layers and leave the mount behind.
     for mountPoint in Self.mounts(under: directory) { umount2(mountPoint, Int32(MNT_DETACH)) }
@@ -63,14 +69,14 @@ final class EngineCLISandbox: @unchecked Sendable {
   }
 
   /// Runs `berth ARGS` to completion (at most `seconds`; nil status when it took longer).
-  func run(_ arguments: [String], seconds: Double = 20) throws -> (status: BerthOS.ExitStatus?, stdout: String, stderr: String) {
-    try InitRun.complete(command(arguments), seconds: seconds)
+  func run(_ arguments: [String], seconds: Double = 20) async throws -> (status: BerthOS.ExitStatus?, stdout: String, stderr: String) {
+    try await InitRun.finished(command(arguments), seconds: seconds)
   }
 
   /// Runs `berth ARGS` and returns its stdout; throws unless it exits 0.
   @discardableResult
-  func ok(_ arguments: [String], seconds: Double = 20) throws -> String {
-    let result = try run(arguments, seconds: seconds)
+  func ok(_ arguments: [String], seconds: Double = 20) async throws -> String {
+    let result = try await run(arguments, seconds: seconds)
     guard result.status == .exited(0) else {
       throw BerthError(
         .invalidState, "berth \(arguments.joined(separator: " ")): \(String(describing: result.status))\n\(result.stderr)")
@@ -79,8 +85,8 @@ final class EngineCLISandbox: @unchecked Sendable {
   }
 
   /// `run -d ARGS`: the new container's ID.
-  func runDetached(_ arguments: [String]) throws -> String {
-    try ok(["run", "-d"] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+  func runDetached(_ arguments: [String]) async throws -> String {
+    try await ok(["run", "-d"] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 }
 

@@ -107,10 +107,50 @@ final class InitRun: @unchecked Sendable {
     return nil
   }
 
+  /// As ``waitForOutput(_:seconds:)`` and ``wait(seconds:)``, for async tests: polls with
+  /// `Task.sleep`, so that a test waiting on a slow process does not hold one of the few
+  /// cooperative threads every other test runs on.
+  func waitForOutput(_ marker: String, seconds: Double = 3) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+      if stdout.contains(marker) { return true }
+      if status == nil, let ended = try? Subprocess.wait(pid, timeoutNanoseconds: 0) { status = ended }
+      if status != nil { return stdout.contains(marker) }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+  }
+
+  func finish(seconds: Double = 3) async -> BerthOS.ExitStatus? {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while status == nil, ContinuousClock.now < deadline {
+      if let ended = try? Subprocess.wait(pid, timeoutNanoseconds: 0) {
+        status = ended
+        break
+      }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+    return wait(seconds: 0)  // the status, or nil after killing it
+  }
+
+  /// Whether the process still runs (reaping it if it has just ended).
+  var isRunning: Bool {
+    if status == nil, let ended = try? Subprocess.wait(pid, timeoutNanoseconds: 0) { status = ended }
+    return status == nil
+  }
+
   /// Kills the process if it still runs, and removes the directory.
   func cleanUp() {
     if status == nil { _ = wait(seconds: 0) }
     try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  /// Runs `argv` to completion (at most `seconds`) without blocking a cooperative thread.
+  static func finished(_ argv: [String], seconds: Double = 3) async throws -> (status: BerthOS.ExitStatus?, stdout: String, stderr: String) {
+    let run = try InitRun(argv)
+    defer { run.cleanUp() }
+    let status = await run.finish(seconds: seconds)
+    return (status, run.stdout, run.stderr)
   }
 
   /// Runs `argv` to completion (at most `seconds`) and returns the run.

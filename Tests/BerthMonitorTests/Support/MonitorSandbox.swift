@@ -339,10 +339,11 @@ final class MonitorSandbox: @unchecked Sendable {
   }
 
   /// A container with a busybox bundle (config.json from `berth-runtime spec`, no terminal,
-  /// writable rootfs, a unique cgroupsPath) running `args`.
+  /// writable rootfs, a unique cgroupsPath) running `args`. The cgroup has no parent of its
+  /// own: the runtime's delete removes all of it.
   func container(_ name: String = "c", args: [String] = ["true"]) throws -> TestContainer {
     let id = (0..<4).map { _ in String(format: "%016llx", UInt64.random(in: 0...UInt64.max)) }.joined()
-    let c = TestContainer(id: id, dir: dir + "/" + name, cgroupsPath: "/berth-monitor-test/" + id)
+    let c = TestContainer(id: id, dir: dir + "/" + name, cgroupsPath: "/berth-monitor-test-" + id)
     let fm = FileManager.default
     try fm.createDirectory(atPath: c.bundle, withIntermediateDirectories: true)
     try fm.createDirectory(atPath: c.stateDir, withIntermediateDirectories: true)
@@ -429,16 +430,20 @@ final class MonitorSandbox: @unchecked Sendable {
     return false
   }
 
-  /// Every cgroup directory of the container, in any hierarchy.
-  func cgroupDirectories(_ c: TestContainer) -> [String] {
-    let mounts = (readText("/proc/self/mountinfo") ?? "").split(separator: "\n").compactMap { line -> String? in
+  /// Where the cgroup hierarchies are mounted.
+  static func cgroupMounts() -> [String] {
+    (readText("/proc/self/mountinfo") ?? "").split(separator: "\n").compactMap { line -> String? in
       let fields = line.split(separator: " ")
       guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count,
         fields[dash + 1] == "cgroup" || fields[dash + 1] == "cgroup2"
       else { return nil }
       return String(fields[4])
     }
-    return mounts.map { $0 + c.cgroupsPath }.filter { FileManager.default.fileExists(atPath: $0) }
+  }
+
+  /// Every cgroup directory of the container, in any hierarchy.
+  func cgroupDirectories(_ c: TestContainer) -> [String] {
+    Self.cgroupMounts().map { $0 + c.cgroupsPath }.filter { FileManager.default.fileExists(atPath: $0) }
   }
 
   func finish() async {

@@ -1,0 +1,98 @@
+import BerthOS
+import Foundation
+import Testing
+
+/// `berth top`, `berth stats` and `berth port` end to end.
+@Suite("top, stats, port", .queryContainers, .serialized)
+struct TopStatsPortTests {
+  @Test("top lists the container's processes, and only those")
+  func top() async throws {
+    try await QuerySandbox.with { berth in
+      _ = try await berth.detached("--name", "topper", "busybox", "sleep", "100")
+      let pid = try await berth.ok("inspect", "-f", "{{.State.Pid}}", "topper").trimmingCharacters(in: .whitespacesAndNewlines)
+      let listing = try await berth.ok("top", "topper")
+      // docker's top table: columns at least twenty wide.
+      #expect(listing.hasPrefix("UID                 PID                 PPID "), "\(listing)")
+      let rows = queryTable(listing)
+      #expect(rows.count == 1, "\(listing)")
+      #expect(rows.first?["PID"] == pid)
+      #expect(rows.first?["CMD"] == "sleep 100")
+
+      try await berth.ok("exec", "-d", "topper", "sleep", "50")
+      var commands: [String] = []
+      for _ in 0..<50 {
+        commands = queryTable(try await berth.ok("top", "topper", "-o", "pid,args")).compactMap { $0["COMMAND"] }
+        if commands.count == 2 { break }
+        try await Task.sleep(nanoseconds: 100_000_000)
+      }
+      #expect(commands.sorted() == ["sleep 100", "sleep 50"], "\(commands)")
+
+      let id = try await berth.ok("create", "--name", "idle", "busybox", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+      let stopped = try await berth.run("top", "idle")
+      #expect(stopped.code == 1 && stopped.stderr == "Error response from daemon: container \(id) is not running\n", "\(stopped)")
+      let missing = try await berth.run("top", "nope")
+      #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
+    }
+  }
+
+  @Test("stats --no-stream: the memory limit, usage, pids and a busy CPU")
+  func stats() async throws {
+    try await QuerySandbox.with { berth in
+      // 20 MiB in /dev/shm is charged to the container's memory (and is not page cache); the shell
+      // waits for its sleep, so two processes run.
+      _ = try await berth.detached(
+        "--name", "filled", "--memory", "64m", "busybox", "sh", "-c",
+        "busybox dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=20 2>/dev/null; sleep 100 & wait")
+      _ = try await berth.detached("--name", "spinner", "busybox", "sh", "-c", "while :; do :; done")
+      try await berth.ok("create", "--name", "idle", "busybox", "true")
+      try await Task.sleep(nanoseconds: 500_000_000)
+
+      let output = try await berth.ok("stats", "--no-stream")
+      #expect(output.hasPrefix("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS"), "\(output)")
+      let rows = Dictionary(uniqueKeysWithValues: queryTable(output).map { ($0["NAME"] ?? "", $0) })
+      #expect(rows.keys.sorted() == ["filled", "spinner"], "\(output)")
+      let filled = rows["filled"] ?? [:]
+      let memory = filled["MEM USAGE / LIMIT"] ?? ""
+      #expect(memory.hasSuffix(" / 64MiB"), "\(memory)")
+      let used = Double(memory.prefix { $0.isNumber || $0 == "." }) ?? 0
+      #expect(memory.contains("MiB /") && used >= 20 && used < 64, "\(memory)")
+      #expect(filled["PIDS"] == "2", "\(filled)")
+      #expect(filled["NET I/O"] == "0B / 0B")
+      let percent = Double((filled["MEM %"] ?? "").dropLast()) ?? 0
+      #expect(percent > 30 && percent < 100, "\(filled)")
+      // A spinning shell keeps a CPU busy: far above zero even on a shared machine.
+      let cpu = Double((rows["spinner"]?["CPU %"] ?? "").dropLast()) ?? 0
+      #expect(cpu > 20, "\(output)")
+
+      // -a shows stopped containers with zeros; --format picks fields.
+      let everything = queryTable(try await berth.ok("stats", "--no-stream", "-a"))
+      let idle = everything.first { $0["NAME"] == "idle" } ?? [:]
+      #expect(idle["MEM USAGE / LIMIT"] == "0B / 0B" && idle["PIDS"] == "0", "\(everything)")
+      let formatted = try await berth.ok("stats", "--no-stream", "--format", "{{.Container}}: {{.PIDs}}", "filled")
+      #expect(formatted == "filled: 2\n")
+      let json = try await berth.ok("stats", "--no-stream", "--format", "json", "filled")
+      let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
+      #expect(object?["Name"] == "filled" && object?["MemUsage"]?.hasSuffix("/ 64MiB") == true, "\(json)")
+
+      let missing = try await berth.run("stats", "--no-stream", "nope")
+      #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
+    }
+  }
+
+  @Test("port: nothing is published")
+  func port() async throws {
+    try await QuerySandbox.with { berth in
+      _ = try await berth.detached("--name", "server", "busybox", "sleep", "100")
+      let all = try await berth.run("port", "server")
+      #expect(all.code == 0 && all.stdout.isEmpty && all.stderr.isEmpty, "\(all)")
+      let tcp = try await berth.run("port", "server", "80")
+      #expect(tcp.code == 1 && tcp.stderr == "Error: No public port '80/tcp' published for server\n", "\(tcp)")
+      let udp = try await berth.run("port", "server", "53/udp")
+      #expect(udp.code == 1 && udp.stderr == "Error: No public port '53/udp' published for server\n", "\(udp)")
+      let bad = try await berth.run("port", "server", "eighty")
+      #expect(bad.code == 1 && !bad.stderr.contains("published"), "\(bad)")
+      let missing = try await berth.run("port", "nope")
+      #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
+    }
+  }
+}
