@@ -41,12 +41,18 @@ for product in "${products[@]}"; do
   else
     args=()
   fi
-  # Quiet when it works; the whole log when it does not.
+  # Quiet when it works; the whole log when it does not. A source file saved while it was being
+  # compiled (several people edit this tree) only needs another try.
   echo "building $product (release)..." >&2
-  if ! log=$(swift build -c release --product "$product" "${args[@]}" 2>&1); then
+  for attempt in 1 2 3 4; do
+    if log=$(swift build -c release --product "$product" "${args[@]}" 2>&1); then break; fi
+    if [ "$attempt" -lt 4 ] && grep -q "was modified during the build" <<<"$log"; then
+      echo "  (a source file changed during the build; again)" >&2
+      continue
+    fi
     echo "$log" | grep -vE "statically linked applications requires at runtime|^\s*$" >&2
     exit 1
-  fi
+  done
   if [ "$product" = berth-runtime ]; then
     place .build-static/release/berth-runtime berth-runtime
   else

@@ -1,28 +1,71 @@
 #!/usr/bin/env bash
-# The demo: builds berth-runtime, makes a busybox bundle, and runs a container that prints its
-# hostname, that it is PID 1, and its memory limit. Cleans up after itself. Needs root.
+# The demo: builds Berth's release binaries, imports a busybox image (a rootfs made from this
+# machine's static /bin/busybox) into a private store, and runs containers from it with
+# `berth run`: one that prints its hostname, that it is PID 1, and its memory limit, then a
+# detached one shown with logs, exec and rm. The store lives in a temporary directory that is
+# removed at the end, whatever happens. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (containers need it)" >&2; exit 1; }
 ./scripts/install-deps.sh
 export PATH="/opt/swift/usr/bin:$PATH"
-runtime=$PWD/$(./scripts/build-release.sh | tail -n 1)
+berth_bin=$PWD/$(./scripts/build-release.sh | tail -n 1)
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
-trap '"$runtime" --root "$work/state" delete --force demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-mkdir -p "$work/bundle/rootfs/bin"
-cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-for applet in sh cat echo hostname; do ln -s busybox "$work/bundle/rootfs/bin/$applet"; done
+berth=("$berth_bin" --root "$work/root" --runroot "$work/run")
+cleanup() {
+  set +e
+  # Every container of the private store, then whatever is still mounted under it.
+  if [ -d "$work/root/containers" ]; then
+    ids=$(ls "$work/root/containers")
+    [ -n "$ids" ] && "${berth[@]}" rm -f $ids >/dev/null 2>&1
+  fi
+  for m in $(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | uniq); do umount -l "$m" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-cd "$work/bundle"
-"$runtime" spec
-# A hostname, a 64 MiB memory limit and a script instead of the interactive shell.
-jq '.hostname = "berth-demo"
-  | .process.terminal = false
-  | .linux.resources.memory = {"limit": 67108864}
-  | .process.args = ["sh", "-c",
-      "echo \"hostname: $(hostname)\"; echo \"pid: $$\"; for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do [ -r $f ] && echo \"memory limit: $(cat $f) bytes\"; done; true"]' \
-  config.json >config.json.new && mv config.json.new config.json
+# Shows a command (arguments with spaces or quotes in single quotes), then runs it.
+show() {
+  local line="berth" arg
+  for arg in "$@"; do
+    case $arg in
+      *[[:space:]\"\$\'\(\)\;\*\[]*) line+=" '$arg'" ;;
+      *) line+=" $arg" ;;
+    esac
+  done
+  echo
+  echo "\$ $line"
+  "${berth[@]}" "$@"
+}
 
-echo "\$ berth-runtime run demo"
-"$runtime" --root "$work/state" run demo
+# A busybox image: the static busybox with its applets as symlinks, and the files an image has.
+rootfs=$work/busybox
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp"
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+chmod 1777 "$rootfs/tmp"
+tar -C "$rootfs" --numeric-owner -cf "$work/busybox.tar" .
+
+echo "Berth $("$berth_bin" --version | awk '{print $NF}'), a private store in $work"
+show import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest
+show images
+
+# A container with a hostname and a 64 MiB memory limit (cgroup v1 or v2, whichever the host has).
+show run --rm --memory 64m --hostname berth-demo busybox sh -c '
+  echo "hostname: $(hostname)"
+  echo "pid: $$"
+  for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do
+    [ -r "$f" ] && echo "memory limit: $(cat "$f") bytes"
+  done
+  true'
+
+# A detached one: listed, its logs, a command run inside it, then removed.
+show run -d --name demo busybox sh -c 'echo hello from $(hostname); exec sleep 1000'
+sleep 0.5
+show ps
+show logs demo
+show exec demo ps
+show rm -f demo

@@ -174,17 +174,20 @@ struct InitTests {
 
   @Test("reaps orphans reparented to it while the child still runs")
   func reapsOrphans() async throws {
-    // The middle shell starts a sleep in the background and exits: the sleep is reparented
-    // to berth-init (the subreaper), and becomes a zombie when it exits. A second is long
-    // enough to see it adopted on a busy machine.
-    let script = "sh -c 'sleep 1 & echo orphan $!'; echo ready; while :; do sleep 0.05; done"
+    // The middle shell starts a background loop and exits: the loop is reparented to
+    // berth-init (the subreaper), and becomes a zombie when it exits, which it does when the
+    // test says so (no timing to race on a busy machine).
+    let directory = try InitRun.makeDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let script = "sh -c '\(Self.waitFor(directory + "/go")) & echo orphan $!'; echo ready; while :; do sleep 0.05; done"
     let run = try InitRun([initPath, "-s", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
     try #require(await run.waitForOutput("ready"), "never ready: \(run.stderr)")
     let orphans = Self.orphans(in: run.stdout)
     try #require(orphans.count == 1, "\(run.stdout)")
-
     #expect(ProcStatus.read(orphans[0])?.ppid == run.pid, "the orphan should be reparented to berth-init")
+
+    try FS.write(directory + "/go", "")
     #expect(await Self.gone(orphans), "the orphan is still there: \(String(describing: ProcStatus.read(orphans[0])))")
     let zombies = ProcStatus.children(of: run.pid).filter { $0.state == "Z" }
     #expect(zombies.isEmpty, "zombies under berth-init: \(zombies.map(\.pid))")
@@ -196,8 +199,11 @@ struct InitTests {
 
   @Test("many orphans exiting together are all reaped (SIGCHLD does not queue)")
   func reapsManyOrphans() async throws {
-    // Ten orphans that exit at about the same time while the main child sleeps on.
-    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sh -c 'sleep 2 & echo orphan $!'; done; echo ready; exec sleep 30"
+    // Ten orphans that exit together when the test says so, while the main child sleeps on.
+    let directory = try InitRun.makeDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let orphan = "sh -c '\(Self.waitFor(directory + "/go")) & echo orphan $!'"
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do \(orphan); done; echo ready; exec sleep 30"
     let run = try InitRun([initPath, "-s", "--", "/bin/sh", "-c", script])
     defer { run.cleanUp() }
     try #require(await run.waitForOutput("ready"), "\(run.stderr)")
@@ -206,11 +212,17 @@ struct InitTests {
     let strays = orphans.filter { ProcStatus.read($0)?.ppid != run.pid }
     #expect(strays.isEmpty, "not reparented to berth-init: \(strays)")
 
-    #expect(await Self.gone(orphans, seconds: 6), "left: \(orphans.filter { ProcStatus.read($0) != nil })")
+    try FS.write(directory + "/go", "")
+    #expect(await Self.gone(orphans), "left: \(orphans.filter { ProcStatus.read($0) != nil })")
     #expect(ProcStatus.children(of: run.pid).count == 1, "only the main child remains")
     // TERM to berth-init reaches the main child (sleep, which has no handler): 128+15.
     #expect(kill(run.pid, SIGTERM) == 0)
     #expect(await run.finish() == .exited(128 + SIGTERM))
+  }
+
+  /// A shell loop that ends once `file` exists.
+  static func waitFor(_ file: String) -> String {
+    "while [ ! -e \(file) ]; do sleep 0.02; done"
   }
 
   /// The PIDs of "orphan PID" lines.
@@ -220,7 +232,7 @@ struct InitTests {
 
   /// Waits until none of `pids` exists any more, not even as a zombie (which stays until its
   /// parent reaps it); false after `seconds`.
-  static func gone(_ pids: [pid_t], seconds: Int = 4) async -> Bool {
+  static func gone(_ pids: [pid_t], seconds: Int = 10) async -> Bool {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while pids.contains(where: { ProcStatus.read($0) != nil }) {
       if ContinuousClock.now > deadline { return false }

@@ -63,7 +63,9 @@ extension ContainerEngine {
       let absolute = Path.absolute(hostPath)
       let location = try host.resolve(absolute, followFinal: options.followLink || CopySource.assertsDirectory(hostPath))
       guard let info = try location.stat() else { throw CopyError(.host, "lstat \(absolute): no such file or directory") }
-      return CopySource(location: location, info: info, given: hostPath)
+      let source = CopySource(location: location, info: info, given: hostPath)
+      if CopySource.assertsDirectory(hostPath) && !source.isDirectory { throw CopyError(.host, "\(absolute): not a directory") }
+      return source
     }
     return try await withContainerTree(record) { tree in
       let destination = try locateContainerDestination(tree, path: path, record: record)
@@ -105,9 +107,7 @@ extension ContainerEngine {
       for mount in record.mounts {
         guard let hostPath = mount.hostPath else { continue }
         if mount.request.type == .volume, let name = mount.request.source { try await volumes.mountIfNeeded(name) }
-        mounts.append(
-          ContainerTree.MountPoint(
-            destination: ContainerTree.components(mount.request.target), hostPath: hostPath, readOnly: mount.request.readOnly))
+        mounts.append(ContainerTree.MountPoint(destination: ContainerTree.components(mount.request.target), hostPath: hostPath))
       }
       return try await body(try ContainerTree(root: layout.rootfs(record.id), mounts: mounts))
     }

@@ -13,9 +13,9 @@ final class Descriptor {
   init(_ raw: Int32) { self.raw = raw }
 
   /// `openat(directory, name, flags | O_CLOEXEC)`, or the errno.
-  static func open(_ name: [UInt8], in directory: Int32, _ flags: Int32) -> Result<Descriptor, Errno> {
+  static func open(_ name: [UInt8], in directory: Int32, _ flags: Int32) -> Result<Descriptor, OpenFailure> {
     let fd = withCName(name) { openat(directory, $0, flags | O_CLOEXEC) }
-    return fd >= 0 ? .success(Descriptor(fd)) : .failure(Errno(errno))
+    return fd >= 0 ? .success(Descriptor(fd)) : .failure(OpenFailure(errno: errno))
   }
 
   deinit { close(raw) }
@@ -27,9 +27,9 @@ final class Descriptor {
   }
 }
 
-struct Errno: Error, Equatable {
-  var code: Int32
-  init(_ code: Int32) { self.code = code }
+/// An open that failed, with its errno (for callers that choose their own message).
+struct OpenFailure: Error, Equatable {
+  var errno: Int32
 }
 
 /// Calls `body` with `name` as a NUL-terminated C string (names are bytes: they need not be
@@ -56,7 +56,6 @@ final class ContainerTree {
   struct MountPoint {
     var destination: [[UInt8]]
     var hostPath: String
-    var readOnly: Bool
   }
 
   /// A resolved path: the entry (when it exists) and the directory it is (or would be) in.
@@ -78,7 +77,6 @@ final class ContainerTree {
     }
 
     var exists: Bool { entry != nil }
-    var path: String { ContainerTree.display(components) }
     func stat() throws -> stat? { try entry?.stat() }
   }
 
@@ -93,16 +91,6 @@ final class ContainerTree {
     if fd < 0 { throw BerthError.system("open \(path)") }
     root = Descriptor(fd)
     self.mounts = Dictionary(mounts.map { ($0.destination, $0) }, uniquingKeysWith: { _, last in last })
-  }
-
-  /// The mount whose destination is `components` or holds it (the deepest), if any.
-  func mount(containing components: [[UInt8]]) -> MountPoint? {
-    var prefix = components
-    while true {
-      if let mount = mounts[prefix] { return mount }
-      if prefix.isEmpty { return nil }
-      prefix.removeLast()
-    }
   }
 
   /// Resolves `path` (absolute in the container; a relative one is taken from the root).
@@ -170,7 +158,7 @@ final class ContainerTree {
       if isLast && type != S_IFDIR {
         switch Descriptor.open(name, in: parent.raw, BERTH_O_PATH | O_NOFOLLOW) {
         case .success(let entry): return Location(parent: parent, name: name, entry: entry, components: path)
-        case .failure(let error): throw fail(error.code)
+        case .failure(let error): throw fail(error.errno)
         }
       }
       guard type == S_IFDIR else { throw fail(ENOTDIR) }
@@ -180,7 +168,7 @@ final class ContainerTree {
         directories.append(directory)
         walked = path
       case .failure(let error):
-        throw fail(error.code == ELOOP ? ENOTDIR : error.code)
+        throw fail(error.errno == ELOOP ? ENOTDIR : error.errno)
       }
     }
     // The path ends at a directory ("/", "/a/..", "/a/b"): the last one walked.

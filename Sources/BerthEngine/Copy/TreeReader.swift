@@ -65,6 +65,9 @@ final class TreeReader {
       record.kind = .directory
       record.xattrs = try attributes(.fd(directory.raw), what: what)
       try sink.add(record, content: nil)
+      // A running container's /proc and /sys are the kernel's, not its files: Docker copies
+      // them as the empty directories its image has.
+      if Self.isKernelFileSystem(directory.raw) { return }
       let names = try TreeCopy.names(in: directory.raw, what: what)
         .map { $0.dropLast().map { UInt8(bitPattern: $0) } }
         .sorted { $0.lexicographicallyPrecedes($1) }
@@ -109,17 +112,48 @@ final class TreeReader {
   /// Opens an entry for reading: through its O_PATH descriptor when there is one (the magic
   /// link names exactly that file), else by name in its directory, not followed.
   private func openForReading(_ entry: Descriptor?, parent: Descriptor, name: [UInt8], _ flags: Int32, what: String) throws -> Descriptor {
-    let result: Result<Descriptor, Errno>
+    let result: Result<Descriptor, OpenFailure>
     if let entry {
       let fd = Glibc.open("/proc/self/fd/\(entry.raw)", flags | O_CLOEXEC)
-      result = fd >= 0 ? .success(Descriptor(fd)) : .failure(Errno(errno))
+      result = fd >= 0 ? .success(Descriptor(fd)) : .failure(OpenFailure(errno: errno))
     } else {
       result = Descriptor.open(name, in: parent.raw, flags | O_NOFOLLOW)
     }
     switch result {
     case .success(let descriptor): return descriptor
-    case .failure(let error): throw BerthError.system("open \(what)", errno: error.code)
+    case .failure(let error): throw BerthError.system("open \(what)", errno: error.errno)
     }
+  }
+
+  /// Whether a directory is on a file system of the kernel's own (proc, sysfs, cgroup,
+  /// debugfs, securityfs, …), by fstatfs(2)'s f_type. Swift's Glibc module lacks
+  /// <sys/vfs.h>: the syscall is made directly.
+  static func isKernelFileSystem(_ fd: Int32) -> Bool {
+    #if arch(x86_64)
+    let sysFstatfs = 138
+    #elseif arch(arm64) || arch(riscv64)
+    let sysFstatfs = 44
+    #else
+    let sysFstatfs = -1
+    #endif
+    var buffer = [UInt64](repeating: 0, count: 32)
+    let status = buffer.withUnsafeMutableBytes { berth_syscall6(sysFstatfs, Int(fd), Int(bitPattern: $0.baseAddress), 0, 0, 0, 0) }
+    guard status == 0 else { return false }
+    let kernelTypes: Set<UInt64> = [
+      0x9fa0,  // proc
+      0x6265_6572,  // sysfs
+      0x0027_e0eb,  // cgroup
+      0x6367_7270,  // cgroup2
+      0x6462_6720,  // debugfs
+      0x7363_6673,  // securityfs
+      0x7472_6163,  // tracefs
+      0xcafe_4a11,  // bpf
+      0x1980_0202,  // mqueue
+      0x1cd1,  // devpts
+      0x6165_676c,  // pstore
+      0x4249_4e4d,  // binfmt_misc
+    ]
+    return kernelTypes.contains(buffer[0])
   }
 
   /// The extended attributes worth copying (not overlayfs' own).

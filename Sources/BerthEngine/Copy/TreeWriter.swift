@@ -77,7 +77,7 @@ final class TreeWriter: CopySink {
     case .regular:
       let file = try open(name, in: parent, O_WRONLY | O_CREAT | O_EXCL, what: what)
       switch content {
-      case .file(let source)?: try Self.copyData(from: source, to: file.raw, what: what)
+      case .file(let source)?: try TreeCopy.copyData(from: source, to: file.raw, what: what)
       case .tar(let reader)?: try reader.readContents { try writeAllBytes(file.raw, $0) }
       case nil: break
       }
@@ -156,44 +156,12 @@ final class TreeWriter: CopySink {
     return result
   }
 
-  /// A file's bytes: copy_file_range (in the kernel; reflinks where the file system can),
-  /// else read and write.
-  static func copyData(from source: Int32, to target: Int32, what: String) throws {
-    #if arch(x86_64)
-    let sysCopyFileRange = 326
-    #elseif arch(arm64) || arch(riscv64)
-    let sysCopyFileRange = 285
-    #else
-    let sysCopyFileRange = -1
-    #endif
-    var inKernel = sysCopyFileRange >= 0
-    while inKernel {
-      // copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): NULL offsets use and
-      // move the files' own.
-      let n = berth_syscall6(sysCopyFileRange, Int(source), 0, Int(target), 0, 1 << 30, 0)
-      if n == 0 { return }
-      if n > 0 { continue }
-      if errno == EINTR { continue }
-      // Not between these file systems (or kinds of file): go on in user space from where
-      // the kernel stopped.
-      guard [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF, EPERM].contains(errno) else { throw BerthError.system("copy \(what)") }
-      inKernel = false
-    }
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { raw in retryOnInterrupt { read(source, raw.baseAddress, raw.count) } }
-      if n < 0 { throw BerthError.system("read \(what)") }
-      if n == 0 { return }
-      try writeAllBytes(target, buffer[0..<n])
-    }
-  }
-
   // MARK: attributes
 
   private func open(_ name: [UInt8], in directory: Descriptor, _ flags: Int32, what: String) throws -> Descriptor {
     switch Descriptor.open(name, in: directory.raw, flags | O_NOFOLLOW) {
     case .success(let descriptor): return descriptor
-    case .failure(let error): throw BerthError.system("open \(what)", errno: error.code)
+    case .failure(let error): throw BerthError.system("open \(what)", errno: error.errno)
     }
   }
 

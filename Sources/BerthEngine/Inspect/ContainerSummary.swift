@@ -86,21 +86,21 @@ extension ContainerEngine {
       let state = state(of: record.id)
       if !all && !state.isRunning { continue }
       guard resolved.matches(record, state: state) else { continue }
-      result.append(try summary(record, state: state, size: query.size, now: now))
+      result.append(summary(record, state: state, size: query.size, now: now))
       if limit > 0 && result.count == limit { break }
     }
     return result
   }
 
   /// One container's summary.
-  public func summary(_ record: ContainerRecord, state: ContainerState, size: Bool, now: DockerTime = .now()) throws
+  public func summary(_ record: ContainerRecord, state: ContainerState, size: Bool, now: DockerTime = .now())
     -> ContainerSummary
   {
     var summary = ContainerSummary(
       record: record, state: state, image: shownImage(record), command: ([record.path] + record.args).joined(separator: " "),
       status: state.statusText(hasHealthcheck: record.healthcheck != nil, now: now))
-    if size {
-      let (rw, rootFs) = try sizes(record)
+    // A container removed while its layer is walked loses its sizes, not the whole listing.
+    if size, let (rw, rootFs) = try? sizes(record) {
       summary.sizeRw = rw
       summary.sizeRootFs = rootFs
     }

@@ -54,7 +54,8 @@ extension ContainerEngine {
       ps, args: [ps] + arguments, env: ["PATH=/usr/bin:/bin", "LC_ALL=C", "COLUMNS=4096"],
       timeoutNanoseconds: 30_000_000_000)
     guard result.status == ExitStatus.exited(0) else {
-      let message = String(decoding: result.error, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      // ps follows its complaint with its usage: the first line says what was wrong.
+      let message = String(decoding: result.error, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
       throw BerthError(.invalidArgument, "Error running ps: \(result.status): \(message)")
     }
     return try ContainerProcessList.parse(psOutput: String(decoding: result.output, as: UTF8.self), pids: pids)

@@ -51,6 +51,9 @@ final class LogFile {
     return Int64(info.st_size)
   }
 
+  /// Whether both are the same file (not just the same name).
+  func isSame(as other: LogFile) -> Bool { device == other.device && inode == other.inode }
+
   /// Whether `path` names this very file.
   func isFile(at path: String) -> Bool {
     var info = stat()
@@ -89,8 +92,24 @@ enum LogFiles {
     if let current = try LogFile.open(path) { newestFirst.append(current) }
     for number in rotatedNumbers(of: path) {
       guard let file = try LogFile.open("\(path).\(number)") else { continue }
-      if newestFirst.contains(where: { $0.device == file.device && $0.inode == file.inode }) { continue }
+      if newestFirst.contains(where: { $0.isSame(as: file) }) { continue }
       newestFirst.append(file)
+    }
+    return newestFirst.reversed()
+  }
+
+  /// The rotated files newer than `previous`, oldest first: all of them when `previous` is
+  /// nil or no longer among them. Each is matched by identity, not by its number, which a
+  /// rotation meanwhile would shift.
+  static func rotated(after previous: LogFile?, path: String) throws -> [LogFile] {
+    var newestFirst: [LogFile] = []
+    for number in rotatedNumbers(of: path) {
+      guard let file = try LogFile.open("\(path).\(number)") else { continue }
+      if newestFirst.contains(where: { $0.isSame(as: file) }) { continue }
+      newestFirst.append(file)
+    }
+    if let previous, let index = newestFirst.firstIndex(where: { $0.isSame(as: previous) }) {
+      newestFirst.removeSubrange(index...)
     }
     return newestFirst.reversed()
   }

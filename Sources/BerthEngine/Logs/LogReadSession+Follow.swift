@@ -10,9 +10,9 @@ extension LogReadSession {
   /// `file` is the file read so far (nil when there was none yet).
   mutating func follow(path: String, from file: LogFile?, isActive: () -> Bool) throws {
     let watcher = LogWatcher(directory: Path.dirname(path))
-    var current = file
+    var files = FollowedFiles(current: file)
     while true {
-      try catchUp(&current, path: path)
+      try catchUp(&files, path: path)
       if reachedUntil { return }
       var timeout = watcher.isWatching ? LogReader.checkMilliseconds : 100
       if let until {
@@ -24,19 +24,19 @@ extension LogReadSession {
       // The monitor writes a container's last output before it records the exit: once
       // isActive is false, one more catch-up sees all of it.
       if !isActive() {
-        try catchUp(&current, path: path)
+        try catchUp(&files, path: path)
         break
       }
       try sink.flush()
       watcher.wait(milliseconds: timeout)
     }
-    if let current { try finish(current) }
+    if let current = files.current { try finish(current) }
   }
 
-  /// Reads `current` to its end, and the files that came after it if it was rotated.
-  private mutating func catchUp(_ current: inout LogFile?, path: String) throws {
+  /// Reads the current file to its end, and the files that came after it if it was rotated.
+  private mutating func catchUp(_ files: inout FollowedFiles, path: String) throws {
     while !reachedUntil {
-      if let file = current {
+      if let file = files.current {
         // A log truncated in place (not how the monitor rotates, but cheap to survive)
         // starts again from its beginning.
         if try file.size() < file.offset {
@@ -46,35 +46,44 @@ extension LogReadSession {
         }
         try drain(file)
       }
-      guard try advance(&current, path: path) else { return }
+      guard try advance(&files, path: path) else { return }
     }
   }
 
-  /// Moves `current` on when `path` is no longer the file being read: returns true when
-  /// there is a new file to read, false when `current` is still the log (or none exists yet).
-  private mutating func advance(_ current: inout LogFile?, path: String) throws -> Bool {
-    guard let file = current else {
-      current = try LogFile.open(path)
-      return current != nil
+  /// Moves on when `path` is no longer the file being read (the monitor renamed it to .1,
+  /// shifting the others, and writes to a new file), or when it appears. Returns true when
+  /// there is a new current file to read.
+  private mutating func advance(_ files: inout FollowedFiles, path: String) throws -> Bool {
+    if let file = files.current {
+      if file.isFile(at: path) { return false }
+      // Bytes written before the rename are in it: read them first.
+      try drain(file)
+      try finish(file)
+      files.lastRotated = file
+      files.current = nil
     }
-    if file.isFile(at: path) { return false }
-    // Rotated: the monitor renamed it to .1 (shifting the others) and writes to a new file.
-    // Bytes written before the rename are in it; read them, then every file newer than it.
-    try drain(file)
-    try finish(file)
-    current = nil
-    let rotated = LogFiles.rotatedNumbers(of: path)
-    if let number = rotated.first(where: { file.isFile(at: "\(path).\($0)") }), number > 1 {
-      // Several rotations since the last look: .number-1 … .1 came after it.
-      for newer in stride(from: number - 1, through: 1, by: -1) where !reachedUntil {
-        guard let next = try LogFile.open("\(path).\(newer)") else { continue }
-        try drain(next)
-        try finish(next)
-      }
+    // The new file is opened before the rotated ones are listed: if it is rotated meanwhile,
+    // it shows up among them, and what follows it is left for the next look.
+    let next = try LogFile.open(path)
+    for file in try LogFiles.rotated(after: files.lastRotated, path: path) where !reachedUntil {
+      if let next, file.isSame(as: next) { break }
+      try drain(file)
+      try finish(file)
+      files.lastRotated = file
     }
-    current = try LogFile.open(path)
-    return current != nil
+    files.current = next
+    return next != nil
   }
+}
+
+/// Where following is: the file being read, and the last file read to its end after a
+/// rotation. While no new file exists yet (between a rotation and the monitor's next
+/// write, or before the first), everything rotated after `lastRotated` is still unread —
+/// all of the rotated files when it is nil (no log existed when following began) or gone
+/// (deleted by `max-file`: whatever remains is newer).
+struct FollowedFiles {
+  var current: LogFile?
+  var lastRotated: LogFile?
 }
 
 /// Wakes the follower when something changes in the log's directory (inotify), or after a

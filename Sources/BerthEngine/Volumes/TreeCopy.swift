@@ -209,7 +209,9 @@ public final class TreeCopy {
     #endif
     var inKernel = sysCopyFileRange >= 0
     while inKernel {
-      let n = berth_syscall6(sysCopyFileRange, Int(source), 0, Int(target), 1 << 30, 0, 0)
+      // copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): NULL offsets use and
+      // move the files' own.
+      let n = berth_syscall6(sysCopyFileRange, Int(source), 0, Int(target), 0, 1 << 30, 0)
       if n == 0 { return }
       if n > 0 { continue }
       if errno == EINTR { continue }

@@ -9,7 +9,7 @@ struct ContainerCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "container", abstract: "Manage containers.",
     subcommands: [
-      Attach.self, CopyCommand.self, Create.self, Exec.self, Kill.self, Logs.self, ContainerList.self, Pause.self,
+      Attach.self, CopyCommand.self, Create.self, Exec.self, ContainerInspect.self, Kill.self, Logs.self, ContainerList.self, Pause.self,
       Port.self, ContainerPrune.self, Remove.self, Rename.self, Restart.self, Run.self, Start.self, Stats.self, Stop.self,
       Top.self, Unpause.self, UpdateCommand.self, Wait.self,
     ])
@@ -20,6 +20,23 @@ struct ContainerList: AsyncParsableCommand {
   static let configuration = CommandConfiguration(commandName: "ls", abstract: "List containers.", aliases: ["list", "ps"])
   @OptionGroup var ps: Ps
   func run() async throws { try await ps.run() }
+}
+
+/// `berth container inspect`: containers only.
+struct ContainerInspect: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Display detailed information on one or more containers.")
+  @OptionGroup var global: GlobalOptions
+  @Option(name: .shortAndLong, help: "Format output using a Go template.") var format: String?
+  @Flag(name: .shortAndLong, help: "Display total file sizes.") var size = false
+  @Argument(help: "Containers to inspect.") var names: [String] = []
+
+  func validate() throws {
+    if names.isEmpty { throw ValidationError("\"container inspect\" requires at least 1 argument") }
+  }
+
+  func run() async throws {
+    try InspectRunner(engine: try global.engine(), kinds: [.container], size: size).run(names, format: format)
+  }
 }
 
 /// `berth container prune [-f] [--filter until=…|label=…]`: removes every container that is

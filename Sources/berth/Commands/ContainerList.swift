@@ -71,7 +71,7 @@ struct Ps: AsyncParsableCommand {
 /// An error Docker's daemon would report, printed as the docker CLI prints those: the
 /// returned failure ends the command with exit 1.
 func daemonFailure(_ message: String) -> CommandFailure {
-  writeToStandardError("Error response from daemon: \(message)\n")
+  CLIOutput.daemonError(message)
   return CommandFailure(message: "")
 }
 

@@ -52,22 +52,6 @@ enum ImageInspection {
     ])
     return .object(object)
   }
-
-  static func prettyJSON(_ values: [JSONValue]) -> String {
-    JSON.serializeString(.array(values), options: .prettyPrinted)
-  }
-
-  /// The template view of an inspect object: top-level scalars as text.
-  static func fields(_ value: JSONValue) -> [String: String] {
-    var fields: [String: String] = [:]
-    for (key, member) in value.objectValue ?? JSONObject() {
-      switch member {
-      case .string(let text): fields[key] = text
-      default: fields[key] = JSON.serializeString(member)
-      }
-    }
-    return fields
-  }
 }
 
 /// `berth tag SOURCE TARGET`.

@@ -220,7 +220,7 @@ struct SystemPrune: AsyncParsableCommand {
       items += all
         ? ["all images without at least one container associated to them", "all build cache"]
         : ["all dangling images", "unused build cache"]
-      let warning = "WARNING! This will remove:\n" + items.map { "  - " + $0 }.joined(separator: "\n") + "\n"
+      let warning = "WARNING! This will remove:\n" + items.map { "  - " + $0 }.joined(separator: "\n") + "\n\n"
       guard CLIOutput.confirm(warning) else { return }
     }
     let engine = try global.engine()

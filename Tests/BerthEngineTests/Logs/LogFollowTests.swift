@@ -71,6 +71,30 @@ struct LogFollowTests {
     #expect(logs.texts == lineTexts(1...10))
   }
 
+  @Test("rotations while the next file does not exist yet: none is skipped")
+  func rotationsBeforeTheNextFile() async throws {
+    let fixture = try LogFixture()
+    try fixture.append(lines: 1...1)
+    let logs = SharedLogs()
+    let active = ActiveFlag()
+    let reading = follow(fixture, active: active, into: logs)
+    #expect(await logs.waitFor(count: 1))
+    // Rotated with no new file after it: the reader finishes it and waits for the next.
+    try fixture.append(lines: 2...2)
+    try fixture.rotate()
+    #expect(await logs.waitFor(count: 2))
+    // Two files come and are rotated away before the reader looks again.
+    try fixture.append(lines: 3...3)
+    try fixture.rotate()
+    try fixture.append(lines: 4...4)
+    try fixture.rotate()
+    try fixture.append(lines: 5...5)
+    #expect(await logs.waitFor(count: 5))
+    active.stop()
+    try await reading.value
+    #expect(logs.texts == lineTexts(1...5))
+  }
+
   @Test("following stops once isActive says so, without output")
   func stops() async throws {
     let fixture = try LogFixture()

@@ -138,4 +138,18 @@ struct PsTests {
       #expect(!(try await berth.ok("ps", "--format", "{{.Status}}")).contains("Paused"))
     }
   }
+
+  @Test("a healthcheck shows in STATUS and in the health filter")
+  func health() async throws {
+    try await QuerySandbox.with { berth in
+      _ = try await berth.detached(
+        "--name", "checked", "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep", "100")
+      _ = try await berth.detached("--name", "unchecked", "busybox", "sleep", "100")
+      try await berth.waitFor("checked", "{{.State.Health.Status}}", toBe: "healthy")
+      let status = try await berth.ok("ps", "--filter", "name=checked", "--format", "{{.Status}}")
+      #expect(status.hasPrefix("Up ") && status.hasSuffix(" (healthy)\n"), "\(status)")
+      #expect(try await berth.ok("ps", "--filter", "health=healthy", "--format", "{{.Names}}") == "checked\n")
+      #expect(try await berth.ok("ps", "--filter", "health=none", "--format", "{{.Names}}") == "unchecked\n")
+    }
+  }
 }

@@ -74,25 +74,17 @@ final class InitRun: @unchecked Sendable {
     }
     guard out >= 0, err >= 0, null >= 0 else { throw BerthError.system("open the output files in \(dir)") }
     let env = environment ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    pid = try Subprocess.spawn(argv[0], args: argv, env: env, fds: [(stdin ?? null, 0), (out, 1), (err, 2)])
+    do {
+      pid = try Subprocess.spawn(argv[0], args: argv, env: env, fds: [(stdin ?? null, 0), (out, 1), (err, 2)])
+    } catch {
+      if directory == nil { try? FileManager.default.removeItem(atPath: dir) }
+      throw error
+    }
   }
 
   /// What the process wrote so far.
   var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
   var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
-  /// Polls until stdout contains `marker`, the process ends, or `seconds` pass.
-  @discardableResult
-  func waitForOutput(_ marker: String, seconds: Double = 3) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-      if stdout.contains(marker) { return true }
-      if status == nil, let ended = try? Subprocess.wait(pid, timeoutNanoseconds: 0) { status = ended }
-      if status != nil { return stdout.contains(marker) }
-      usleep(5_000)
-    }
-    return false
-  }
 
   /// Waits up to `seconds` for the process to end; kills it (SIGKILL) and returns nil if it does not.
   func wait(seconds: Double = 3) -> BerthOS.ExitStatus? {
@@ -107,10 +99,11 @@ final class InitRun: @unchecked Sendable {
     return nil
   }
 
-  /// As ``waitForOutput(_:seconds:)`` and ``wait(seconds:)``, for async tests: polls with
+  /// Polls until stdout contains `marker`, the process ends, or `seconds` pass. Polls with
   /// `Task.sleep`, so that a test waiting on a slow process does not hold one of the few
-  /// cooperative threads every other test runs on.
-  func waitForOutput(_ marker: String, seconds: Double = 3) async -> Bool {
+  /// cooperative threads every other test runs on. The time limits here only bound a
+  /// failure: they are long because tests run in parallel on busy 2-core machines.
+  func waitForOutput(_ marker: String, seconds: Double = 10) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
       if stdout.contains(marker) { return true }
@@ -121,7 +114,8 @@ final class InitRun: @unchecked Sendable {
     return false
   }
 
-  func finish(seconds: Double = 3) async -> BerthOS.ExitStatus? {
+  /// As ``wait(seconds:)``, without blocking a cooperative thread.
+  func finish(seconds: Double = 10) async -> BerthOS.ExitStatus? {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while status == nil, ContinuousClock.now < deadline {
       if let ended = try? Subprocess.wait(pid, timeoutNanoseconds: 0) {
@@ -146,7 +140,7 @@ final class InitRun: @unchecked Sendable {
   }
 
   /// Runs `argv` to completion (at most `seconds`) without blocking a cooperative thread.
-  static func finished(_ argv: [String], seconds: Double = 3) async throws -> (status: BerthOS.ExitStatus?, stdout: String, stderr: String) {
+  static func finished(_ argv: [String], seconds: Double = 10) async throws -> (status: BerthOS.ExitStatus?, stdout: String, stderr: String) {
     let run = try InitRun(argv)
     defer { run.cleanUp() }
     let status = await run.finish(seconds: seconds)

@@ -86,6 +86,7 @@ final class BerthWorld: @unchecked Sendable {
   }
 
   /// `run -d ARGS`: the new container's full ID.
+  @discardableResult
   func runDetached(_ arguments: [String]) throws -> String {
     try ok(["run", "-d"] + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
   }
