@@ -13,7 +13,10 @@
 # 3. CONTAINERS idle `berth run -d IMAGE sleep 100000`, started in batches (4 at a time within a
 #    batch): the time to start them, the memory per container (sum of the PSS of the monitors
 #    and the container processes; and the drop of MemAvailable, which also counts the kernel's
-#    share: mounts, namespaces, cgroups, page tables), then one `berth rm -f` of all of them.
+#    share: mounts, namespaces, cgroups, page tables), `run --rm` again beside them, then one
+#    `berth rm -f` of all of them.
+# Between 1 and 2, when perf is installed (PROFILE=0 skips it): where berth's time goes, phase by
+# phase, from the kernel's process events (benchmarks/lib/run-phases.py).
 #
 # Every store is on a fresh loop-mounted ext4 file (DESIGN.md), every engine's run-time state
 # (berth's --runroot, podman's --runroot and --tmpdir, dockerd's --exec-root) on one tmpfs, as
@@ -140,6 +143,7 @@ mkdir -p "$mnt/docker" "$run/docker-exec" "$run/podman-tmp"
 
 say "berth run vs podman run vs docker run, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
 say "berth $("$berth" --version 2>/dev/null || echo '(version unknown)'), berth-runtime (static), image $image"
+say "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work slows every engine)"
 
 # Pull with each engine; a peer that cannot pull (or run) is left out.
 "${berth_cmd[@]}" pull -q "$image" >/dev/null
@@ -194,6 +198,17 @@ for peer in ("podman", "docker"):
         goal = "   (goal: at most 0.25)" if peer == "podman" else ""
         print(f"  berth / {peer}: {b / results[peer]['median']:.3f}{goal}")
 PY
+
+# Where berth's time goes: process events (perf tracepoints, microseconds each) over a series
+# of the same runs, split into phases (benchmarks/lib/run-phases.py). PROFILE=0 skips it.
+if [ "${PROFILE:-1}" != 0 ] && command -v perf >/dev/null; then
+  say ""
+  say "where berth run --rm's time goes ($runs runs under perf's process tracepoints, medians):"
+  perf record -q -o "$work/perf.data" -e sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit -a -- \
+    sh -c "for i in \$(seq $runs); do ${berth_cmd[*]} run --rm --network none $image true; sleep 0.2; done" >/dev/null 2>&1
+  perf script -i "$work/perf.data" -F comm,pid,tid,time,event,trace >"$work/perf.txt" 2>/dev/null
+  python3 benchmarks/lib/run-phases.py "$work/perf.txt" "$berth" --json "$results/run-phases-$stamp.json" | tee -a "$report"
+fi
 
 # 2. The monitors of one idle container each.
 say ""
@@ -262,6 +277,22 @@ ended=$(date +%s.%N)
 sleep 5
 cp /proc/meminfo "$work/meminfo-after"
 $procmem tree "$mnt/berth" >"$work/tree.json"
+# The same `run --rm` as in part 1, now beside the idle containers; and what every reader of
+# /proc/self/mountinfo now pays (each container adds an overlay mount to the host's table).
+hyperfine -N --warmup 1 --runs 10 --export-json "$work/loaded.json" --style none \
+  "${berth_cmd[*]} run --rm --network none $image true" >/dev/null
+python3 - "$work/loaded.json" "$json" >"$work/loaded.txt" <<'PY'
+import json, sys, time
+loaded = json.load(open(sys.argv[1]))["results"][0]["median"]
+idle = {r["command"]: r["median"] for r in json.load(open(sys.argv[2]))["results"]}["berth"]
+start = time.perf_counter()
+for _ in range(20):
+    with open("/proc/self/mountinfo", "rb") as f:
+        table = f.read()
+read_ms = (time.perf_counter() - start) / 20 * 1000
+lines = table.count(b"\n")
+print(f"{loaded * 1000:.1f} {idle * 1000:.1f} {lines} {len(table) // 1024} {read_ms:.2f}")
+PY
 failures=$( [ -f "$work/start-failures" ] && wc -l <"$work/start-failures" || echo 0)
 [ "$failures" -gt 0 ] && say "  $failures failed to start; the first error: $(head -n 1 "$work/start-errors")"
 removal_start=$(date +%s.%N)
@@ -271,11 +302,12 @@ sleep 5
 cp /proc/meminfo "$work/meminfo-removed"
 left=$($procmem tree "$mnt/berth" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["monitors"]["count"] + t["containers"]["count"])')
 left_mounts=$(grep -c " $mnt/berth/containers/" /proc/self/mountinfo || true)
-python3 - "$work" "$count" "$started" "$ended" "$removal_start" "$removal_end" "$results/run-memory-$stamp.json" "$left" "$left_mounts" <<'PY' | tee -a "$report"
+python3 - "$work" "$count" "$started" "$ended" "$removal_start" "$removal_end" "$results/run-memory-$stamp.json" "$left" "$left_mounts" "$(cat "$work/loaded.txt")" <<'PY' | tee -a "$report"
 import json, sys
 work, count = sys.argv[1], int(sys.argv[2])
 started, ended, rm_start, rm_end = map(float, sys.argv[3:7])
 out, left, left_mounts = sys.argv[7], int(sys.argv[8]), int(sys.argv[9])
+loaded_ms, idle_ms, mi_lines, mi_kib, mi_read_ms = (float(x) for x in sys.argv[10].split())
 def meminfo(path):
     return {l.split(":")[0]: int(l.split()[1]) for l in open(path)}
 before, after = meminfo(f"{work}/meminfo-before"), meminfo(f"{work}/meminfo-after")
@@ -296,6 +328,8 @@ summary = {
     "memavailable_drop_kib": drop, "memavailable_drop_per_container_kib": drop / max(n, 1),
     "meminfo_deltas_kib": kernel, "memavailable_after_rm_minus_before_kib": removed["MemAvailable"] - before["MemAvailable"],
     "left_after_rm": {"processes": left, "mounts": left_mounts},
+    "run_rm_median_ms_beside_them": loaded_ms, "run_rm_median_ms_alone": idle_ms,
+    "mountinfo_beside_them": {"lines": mi_lines, "kib": mi_kib, "read_ms": mi_read_ms},
 }
 json.dump(summary, open(out, "w"), indent=2)
 print(f"  started {n} of {count} in {ended - started:.1f} s ({(ended - started) / max(n, 1) * 1000:.0f} ms each, {n / (ended - started):.1f}/s)")
@@ -305,8 +339,11 @@ print(f"  per container: {summary['pss_per_container_kib']:.0f} KiB PSS (monitor
       f"MemAvailable dropped {drop / 1024:.0f} MiB, {drop / max(n, 1):.0f} KiB per container")
 print(f"  (MemAvailable is machine-wide: other work moves it. After rm it was {(removed['MemAvailable'] - before['MemAvailable']) / 1024:+.0f} MiB from before the start)")
 print("  meminfo deltas per container (KiB): " + ", ".join(f"{k} {v / max(n, 1):.0f}" for k, v in kernel.items()))
+print(f"  run --rm IMAGE true beside them: {loaded_ms:.1f} ms median (10 runs; {idle_ms:.1f} ms in part 1); "
+      f"/proc/self/mountinfo has {mi_lines:.0f} lines ({mi_kib:.0f} KiB), one read takes {mi_read_ms:.2f} ms")
 print(f"  rm -f of all {n} (one command): {rm_end - rm_start:.1f} s ({(rm_end - rm_start) / max(n, 1) * 1000:.0f} ms each); "
       f"left after: {left} processes, {left_mounts} mounts")
 PY
 say ""
-say "raw results: benchmarks/results/run-rm-$stamp.json, run-memory-$stamp.json, run-$stamp.txt"
+say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "raw results: benchmarks/results/run-{rm,phases,memory}-$stamp.json, run-$stamp.txt"

@@ -33,6 +33,9 @@ struct Run: AsyncParsableCommand {
 
   func run() async throws {
     let keys = try DetachKeys.parse(detachKeys)
+    if detach && !flags.attach.isEmpty {
+      throw CommandFailure(message: "Conflicting options: -a and -d", code: 125)
+    }
     let (engine, record) = try await ContainerCreation.create(
       flags: flags, imageAndCommand: imageAndCommand, global: global, command: "run", detach: detach)
     if detach {

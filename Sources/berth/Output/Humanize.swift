@@ -1,3 +1,4 @@
+import BerthEngine
 import Foundation
 
 /// Numbers and times as Docker's CLI prints them.
@@ -37,22 +38,7 @@ enum Humanize {
     duration(now.timeIntervalSince(date)) + " ago"
   }
 
-  static func duration(_ seconds: Double) -> String {
-    let s = Int(seconds)
-    if s < 1 { return "Less than a second" }
-    if s == 1 { return "1 second" }
-    if s < 60 { return "\(s) seconds" }
-    let minutes = s / 60
-    if minutes == 1 { return "About a minute" }
-    if minutes < 60 { return "\(minutes) minutes" }
-    let hours = Int((Double(s) / 3600).rounded())
-    if hours == 1 { return "About an hour" }
-    if hours < 48 { return "\(hours) hours" }
-    if hours < 24 * 7 * 2 { return "\(hours / 24) days" }
-    if hours < 24 * 30 * 2 { return "\(hours / 24 / 7) weeks" }
-    if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
-    return "\(hours / 24 / 365) years"
-  }
+  static func duration(_ seconds: Double) -> String { HumanDuration.describe(seconds: seconds) }
 
   /// Parses RFC 3339 (with or without fractional seconds).
   static func date(_ text: String?) -> Date? {

@@ -20,7 +20,7 @@ struct RunMountTests {
       let readOnlyMount = try await sandbox.run(
         "run", "--rm", "--mount", "type=volume,src=notes,dst=/data,readonly", "busybox", "touch", "/data/new")
       #expect(readOnlyMount.code == 1 && readOnlyMount.stderr.contains("Read-only file system"), "\(readOnlyMount)")
-      // Removing containers (even with -v) never removes a named volume.
+      // Removing containers (--rm included) never removes a named volume.
       #expect(sandbox.volumeNames == ["notes"])
     }
   }

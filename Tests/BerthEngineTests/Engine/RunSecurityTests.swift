@@ -36,6 +36,12 @@ struct RunSecurityTests {
     return fields
   }
 
+  /// The words after `key` on the line that starts with it.
+  static func words(after key: String, in lines: [String]) -> Set<String> {
+    guard let line = lines.first(where: { $0.hasPrefix(key + " ") }) else { return [] }
+    return Set(line.split(separator: " ").dropFirst().map(String.init))
+  }
+
   static let statusProbe = ["sh", "-c", "grep -E '^(CapEff|CapBnd|CapPrm|Seccomp|NoNewPrivs):' /proc/self/status"]
 
   func status(_ sandbox: EngineSandbox, _ flags: [String]) async throws -> [String: String] {
@@ -84,7 +90,7 @@ struct RunSecurityTests {
       #expect(!lines.contains("proc-sys writable"))
       #expect(!lines.contains("sysrq-trigger writable"))
       #expect(lines.contains("shm 65536"), "\(lines)")
-      let devices = Set(lines.first { $0.hasPrefix("dev ") }?.split(separator: " ").dropFirst().map(String.init) ?? [])
+      let devices = Self.words(after: "dev", in: lines)
       for expected in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue"] {
         #expect(devices.contains(expected), "/dev lacks \(expected): \(devices.sorted())")
       }

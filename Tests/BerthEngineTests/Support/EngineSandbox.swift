@@ -195,7 +195,10 @@ final class EngineSandbox: @unchecked Sendable {
   func containerDirectory(_ id: String) -> String { containersDirectory + "/" + id }
   /// The monitor's files (docs/monitor.md).
   func stateFile(_ id: String, _ name: String) -> String { containerDirectory(id) + "/state/" + name }
-  func stateText(_ id: String, _ name: String) -> String? { try? FS.readText(stateFile(id, name)) }
+  /// A monitor file's text without its final newline.
+  func stateText(_ id: String, _ name: String) -> String? {
+    (try? FS.readText(stateFile(id, name)))?.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
   /// Containers whose directory exists.
   var containerDirectories: [String] { (try? FS.list(containersDirectory)) ?? [] }
   var volumeNames: [String] { ((try? FS.list(root + "/volumes")) ?? []).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".lock") } }
