@@ -10,10 +10,23 @@ public enum CapabilitySet {
     "CAP_AUDIT_WRITE",
   ]
 
-  /// Every capability the running kernel knows.
+  /// Every capability the running kernel knows that this process may hand on: a root without
+  /// some capability in its bounding set (CAP_SYS_RESOURCE on some hosts) cannot give it to a
+  /// container, so `--privileged` and `--cap-add ALL` leave it out rather than fail at start.
   public static func all(lastCapability: Int) -> [String] {
-    Array(Capabilities.all.prefix(max(0, min(lastCapability + 1, Capabilities.all.count))))
+    let known = Capabilities.all.prefix(max(0, min(lastCapability + 1, Capabilities.all.count)))
+    guard let bounding = ownBoundingSet else { return Array(known) }
+    return known.enumerated().filter { bounding & (1 << UInt64($0.offset)) != 0 }.map(\.element)
   }
+
+  /// This process's bounding set (CapBnd in /proc/self/status), nil when unreadable.
+  static let ownBoundingSet: UInt64? = {
+    guard let status = try? FS.readText("/proc/self/status") else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("CapBnd:") {
+      return UInt64(String(line.dropFirst("CapBnd:".count)).trimmingWhitespace(), radix: 16)
+    }
+    return nil
+  }()
 
   /// The container's capabilities: every one when privileged; else the defaults without
   /// `drop` plus `add`, where `add` ALL means every capability but those dropped, and `drop`

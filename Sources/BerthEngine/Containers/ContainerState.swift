@@ -140,7 +140,9 @@ public struct MonitorFiles: Sendable {
   /// Whether `pid` is this container's process: its cgroup path names the container
   /// (cgroupsPath ends in the ID, whose directory is this one's parent).
   static func processIsContainer(_ pid: Int32, directory: String) -> Bool {
-    guard let cgroups = try? FS.readText("/proc/\(pid)/cgroup") else { return false }
+    // A zombie still names its cgroup, but it has ended (this host's PID 1 may take seconds
+    // to reap it).
+    guard startTime(of: pid) != nil, let cgroups = try? FS.readText("/proc/\(pid)/cgroup") else { return false }
     let id = Path.basename(Path.dirname(directory))
     return cgroups.contains(id)
   }

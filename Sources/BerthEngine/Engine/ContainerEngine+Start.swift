@@ -39,7 +39,11 @@ extension ContainerEngine {
         exitCommand = [berth, "--root", layout.root, "--runroot", layout.runRoot, "rm", "--force", "--volumes", record.id]
       }
       let launcher = MonitorLauncher(layout: layout, record: record)
-      let (monitorPid, report, sync) = try launcher.launch(startNow: !waitForAttach, exitCommand: exitCommand)
+      let (monitorPid, firstReport, sync) = try launcher.launch(startNow: !waitForAttach, exitCommand: exitCommand)
+      var report = firstReport
+      // Starting at once, the monitor reports `created`, then `started` or `error`: the
+      // container runs (and its state file says so) only after the second line.
+      if !waitForAttach, case .created = report { report = MonitorLauncher.readReport(sync) }
       close(sync)
       switch report {
       case .created(let pid):

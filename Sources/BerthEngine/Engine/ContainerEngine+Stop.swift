@@ -122,11 +122,19 @@ extension ContainerEngine {
       } else if state.isRunning, state.pid > 0 {
         if Clock.monotonicNanoseconds() >= deadline { return false }
         _ = ProcessWatch.waitForExit(state.pid, seconds: 0.2)
-        // An unsupervised container that ended: record it as the monitor would have.
-        if !MonitorFiles.processIsContainer(state.pid, directory: files.directory) {
+        // An unsupervised container that ended: record it as the monitor would have. A
+        // zombie (no start time) has ended too; its new parent may take seconds to reap it.
+        if !MonitorFiles.processIsContainer(state.pid, directory: files.directory)
+          || MonitorFiles.startTime(of: state.pid) == nil
+        {
           try recordUnsupervisedExit(record, files: files)
         }
       } else {
+        // Ended unsupervised and reaped before we looked: still recorded, not left to read
+        // as an end nobody saw.
+        if state.monitorPid == nil, FS.exists(files.state), !FS.exists(files.exit) {
+          try recordUnsupervisedExit(record, files: files)
+        }
         return true
       }
     }

@@ -2,7 +2,7 @@ import BerthOCI
 
 /// The device cgroup rules a container gets beyond config.json's, as runc adds them: every
 /// container may mknod any node (the runtime makes /dev with mknod inside the cgroup) and use
-/// the default devices, ptys and tun; each device in `linux.devices` is allowed too.
+/// the default devices, ptys and tun.
 enum DefaultDeviceRules {
   static let always: [LinuxDeviceCgroup] = [
     LinuxDeviceCgroup(allow: true, type: "c", major: nil, minor: nil, access: "m"),
@@ -21,7 +21,7 @@ enum DefaultDeviceRules {
   /// The rules to apply for a spec: nil when it gives none (the cgroup keeps its parent's
   /// access, allow-all by default); else, starting from allow-all unless the spec starts by
   /// denying everything (runc evaluates rules over the cgroup's current, allow-all state),
-  /// the spec's rules, then the defaults and the configured devices.
+  /// the spec's rules, then the defaults.
   static func effective(_ spec: Spec) -> [LinuxDeviceCgroup]? {
     guard let rules = spec.linux?.resources?.devices, !rules.isEmpty else { return nil }
     var result: [LinuxDeviceCgroup] = []
@@ -29,11 +29,9 @@ enum DefaultDeviceRules {
       result.append(LinuxDeviceCgroup(allow: true, type: "a", access: "rwm"))
     }
     result += rules
+    // `linux.devices` only makes nodes: access to them is what the rules say (runc agrees;
+    // Docker's `--device X:Y:r` relies on it).
     result += always
-    for device in spec.linux?.devices ?? [] where device.type != "p" {
-      result.append(LinuxDeviceCgroup(
-        allow: true, type: device.type == "u" ? "c" : device.type, major: device.major, minor: device.minor, access: "rwm"))
-    }
     return result
   }
 

@@ -62,8 +62,10 @@ struct Run: AsyncParsableCommand {
 /// What `run` and `create` share: check the flags, find (or pull) the image, create.
 enum ContainerCreation {
   static func create(
-    flags: ContainerFlags, imageAndCommand: [String], global: GlobalOptions, command: String, detach: Bool = false
+    flags: ContainerFlags, imageAndCommand arguments: [String], global: GlobalOptions, command: String, detach: Bool = false
   ) async throws -> (ContainerEngine, ContainerRecord) {
+    // "--" ends the flags (`run --rm -- busybox true`), as in Docker.
+    let imageAndCommand = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
     guard let image = imageAndCommand.first else {
       throw CommandFailure(message: "\"\(command)\" requires at least 1 argument.\nSee 'berth \(command) --help'.", code: 125)
     }

@@ -88,6 +88,8 @@ struct EngineStateTests {
       #expect(try await status("never-started") == "created 0 false")
       #expect(try await status("had-exited") == "exited 2 false")
       #expect(Set(try await sandbox.listedIDs()).count == 3)
+      let table = try await sandbox.ok("ps", "-a", "--filter", "name=was-running", "--format", "{{.Names}} {{.Status}}")
+      #expect(table.trimmed.hasPrefix("was-running Exited (255)"), "\(table)")
 
       try await sandbox.ok("start", "was-running")
       #expect(try await sandbox.ok("exec", "was-running", "cat", "/kept/f").trimmed == "before")
@@ -126,6 +128,38 @@ struct EngineStateTests {
       #expect(sandbox.volumeNames.isEmpty, "anonymous volumes no container knows: \(sandbox.volumeNames)")
       // Every name is free again.
       for index in delays.indices { try await sandbox.ok("run", "--rm", "--name", "cut-\(index)", "busybox", "true") }
+    }
+  }
+
+  @Test("a killed monitor: the container runs on unsupervised; stop, start and rm still work")
+  func killedMonitor() async throws {
+    try await EngineSandbox.with { sandbox in
+      let id = try await sandbox.runDetached("busybox", "sleep", "1000")
+      let monitor = try #require(sandbox.stateText(id, "monitor")?.split(separator: " ").first.flatMap { pid_t($0) })
+      kill(monitor, SIGKILL)
+      #expect(try await sandbox.ok("inspect", "-f", "{{.State.Status}}", id).trimmed == "running")
+      #expect(try await sandbox.ok("exec", id, "echo", "unsupervised").trimmed == "unsupervised")
+      try await sandbox.ok("stop", "-t", "1", id)
+      #expect(try await sandbox.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).trimmed == "exited 137")
+
+      try await sandbox.ok("start", id)
+      let pid = try #require(sandbox.stateText(id, "state")?.split(separator: " ").dropFirst().first.flatMap { pid_t($0) })
+      // Monitor and container killed at once, as the OOM killer or a careless kill might:
+      // until PID 1 reaps it, the container's process is a zombie, which has ended.
+      if let newMonitor = sandbox.stateText(id, "monitor")?.split(separator: " ").first.flatMap({ pid_t($0) }) {
+        kill(newMonitor, SIGKILL)
+      }
+      kill(pid, SIGKILL)
+      try await Task.sleep(nanoseconds: 200_000_000)
+      #expect(try await sandbox.ok("inspect", "-f", "{{.State.Status}}", id).trimmed == "exited")
+      try await sandbox.ok("start", id)
+      #expect(sandbox.stateText(id, "state")?.split(separator: " ").dropFirst().first.flatMap { pid_t($0) } != pid)
+      let restarted = await sandbox.eventually(15) {
+        _ = try? await sandbox.run("start", id)
+        return (try? await sandbox.ok("exec", id, "true")) != nil
+      }
+      #expect(restarted, "the container did not start again after its monitor and process were killed")
+      try await sandbox.ok("rm", "-f", id)
     }
   }
 

@@ -16,6 +16,8 @@ struct RunBasicsTests {
 
       let quiet = try await sandbox.run("run", "--rm", "busybox", "true")
       #expect(quiet.code == 0 && quiet.stdout.isEmpty && quiet.stderr.isEmpty, "\(quiet)")
+      // "--" ends the flags, as in Docker.
+      #expect(try await sandbox.ok("run", "--rm", "--", "busybox", "echo", "after --").stdout == "after --\n")
 
       // Much output, written faster than the CLI reads it: every line arrives, in order.
       let many = try await sandbox.ok("run", "--rm", "busybox", "seq", "1", "30000")
@@ -54,6 +56,22 @@ struct RunBasicsTests {
 
       let named = try await sandbox.ok("run", "--rm", "--hostname", "harbor", "busybox", "sh", "-c", "hostname; echo $HOSTNAME")
       #expect(named.lines == ["harbor", "harbor"])
+    }
+  }
+
+  @Test("run -d and start return once the container runs: exec, inspect and kill work at once")
+  func detachReturnsWhenRunning() async throws {
+    try await EngineSandbox.with { sandbox in
+      for _ in 0..<5 {
+        let id = try await sandbox.runDetached("busybox", "sleep", "100")
+        #expect(sandbox.stateText(id, "state")?.hasPrefix("running ") == true, "no state file when run -d returned")
+        let exec = try await sandbox.run("exec", id, "true")
+        #expect(exec.code == 0, "\(exec)")
+        try await sandbox.ok("kill", id)
+        try await sandbox.ok("start", id)
+        #expect(try await sandbox.ok("inspect", "-f", "{{.State.Status}}", id).trimmed == "running")
+        try await sandbox.ok("rm", "-f", id)
+      }
     }
   }
 

@@ -130,15 +130,13 @@ struct RunSecurityTests {
       // Root here lacks CAP_SYS_RESOURCE (DESIGN.md): "every capability" can only be the ones
       // the engine itself holds, as podman grants them.
       let hostBounding = Self.statusFields(try FS.readText("/proc/self/status"))["CapBnd"]
-      await withKnownIssue("--privileged asks for every capability the kernel knows, including ones berth's own process lacks here; capset fails") {
-        let outcome = try await sandbox.run(["run", "--rm", "--privileged", "busybox"] + Self.statusProbe)
-        #expect(outcome.code == 0, "\(outcome)")
-        let fields = Self.statusFields(outcome.stdout)
-        #expect(fields["CapEff"] == hostBounding)
-        #expect(fields["Seccomp"] == "0")
-        let devices = try await sandbox.ok("run", "--rm", "--privileged", "busybox", "ls", "/dev")
-        #expect(devices.lines.contains("fuse"))
-      }
+      let outcome = try await sandbox.run(["run", "--rm", "--privileged", "busybox"] + Self.statusProbe)
+      #expect(outcome.code == 0, "\(outcome)")
+      let fields = Self.statusFields(outcome.stdout)
+      #expect(fields["CapEff"] == hostBounding)
+      #expect(fields["Seccomp"] == "0")
+      let devices = try await sandbox.ok("run", "--rm", "--privileged", "busybox", "ls", "/dev")
+      #expect(devices.lines.contains("fuse"))
     }
   }
 
@@ -180,14 +178,9 @@ struct RunSecurityTests {
       let script = "exec 3< /dev/xfuse && echo read-ok; exec 4> /dev/xfuse && echo write-ok"
       let full = try await sandbox.run("run", "--rm", "--runtime", runtime, "--device", "/dev/fuse:/dev/xfuse", "busybox", "sh", "-c", script)
       #expect(full.stdout == "read-ok\nwrite-ok\n", "\(full)")
-      await withKnownIssue(
-        "berth-runtime allows rwm on every device in linux.devices (DefaultDeviceRules), so the spec's 'r' rule is overridden",
-        isIntermittent: runtime != "berth-runtime"
-      ) {
-        let readOnly = try await sandbox.run("run", "--rm", "--runtime", runtime, "--device", "/dev/fuse:/dev/xfuse:r", "busybox", "sh", "-c", script)
-        #expect(readOnly.stdout == "read-ok\n", "\(readOnly)")
-        #expect(readOnly.stderr.contains("Operation not permitted"), "\(readOnly)")
-      }
+      let readOnly = try await sandbox.run("run", "--rm", "--runtime", runtime, "--device", "/dev/fuse:/dev/xfuse:r", "busybox", "sh", "-c", script)
+      #expect(readOnly.stdout == "read-ok\n", "\(readOnly)")
+      #expect(readOnly.stderr.contains("Operation not permitted"), "\(readOnly)")
     }
   }
 
