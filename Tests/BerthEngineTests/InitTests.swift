@@ -220,9 +220,11 @@ struct InitTests {
     #expect(await run.finish() == .exited(128 + SIGTERM))
   }
 
-  /// A shell loop that ends once `file` exists.
+  /// A shell loop that ends once `file` exists, or its directory is gone (a failed test
+  /// removes it without writing the file: no loop may outlive its test).
   static func waitFor(_ file: String) -> String {
-    "while [ ! -e \(file) ]; do sleep 0.02; done"
+    let directory = (file as NSString).deletingLastPathComponent
+    return "while [ ! -e \(file) ] && [ -d \(directory) ]; do sleep 0.02; done"
   }
 
   /// The PIDs of "orphan PID" lines.
