@@ -867,6 +867,7 @@ final class Monitor {
     // A back-off cut short: `state` describes the last run again, beside its `exit`.
     if stateSaysRestarting { writeState(restarting: false) }
     flushClients(deadlineMilliseconds: 5000)
+    if !config.exitArgs.isEmpty { waitForClientsToHangUp(deadlineMilliseconds: 3000) }
     clients = []
     closeFD(&listenFD)
     removeFile(config.socket)
@@ -874,6 +875,27 @@ final class Monitor {
       _ = spawnProcess(config.exitArgs, fdMap: [(devNull, 0), (devNull, 1), (devNull, 2)], newSession: true)
     }
     exit(0)
+  }
+
+  /// A foreground `run --rm` claims the removal as soon as it reads the exit frame, then
+  /// hangs up and removes the container itself, which is quicker than an exit command
+  /// starting another `berth`. So attached clients get a moment to hang up before the
+  /// monitor claims; a killed CLI hangs up at once, a stuck one is not waited for long.
+  private func waitForClientsToHangUp(deadlineMilliseconds: Int64) {
+    let deadline = monotonicNow() + deadlineMilliseconds * 1_000_000
+    var buffer = [UInt8](repeating: 0, count: 512)
+    while true {
+      let attached = clients.filter { $0.phase == .attached && !$0.dead }
+      let now = monotonicNow()
+      if attached.isEmpty || now >= deadline { return }
+      var fds = attached.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+      _ = poll(&fds, nfds_t(fds.count), Int32(min(100, (deadline - now) / 1_000_000 + 1)))
+      for (index, client) in attached.enumerated() where fds[index].revents != 0 {
+        // Whatever a client still sends is of no use now; end of file (or an error) is the hang-up.
+        let count = buffer.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
+        if count <= 0 { client.dead = true }
+      }
+    }
   }
 
   /// The exit command (`berth rm` of a `--rm` container) runs only for the process that

@@ -486,8 +486,8 @@ struct MonitorTests {
   func healthTimeout() async throws {
     try await withMonitorSandbox { sb in
       let c = try sb.container(args: ["sleep", "1000"])
-      // The first check hangs; later ones pass.
-      c.options.health = ["sh", "-c", "if [ -e /tmp/once ]; then echo ok; exit 0; fi; touch /tmp/once; exec sleep 999"]
+      // Checks hang until the test writes /tmp/pass (no timing for a busy machine to upset).
+      c.options.health = ["sh", "-c", "if [ -e /tmp/pass ]; then echo ok; exit 0; fi; exec sleep 999"]
       c.options.healthTimeout = 300_000_000
       c.options.healthRetries = 1
       let (monitor, _) = try await sb.launch(c)
@@ -495,6 +495,8 @@ struct MonitorTests {
       let first = try #require(c.health()?.Log.first)
       #expect(first.ExitCode == -1)
       #expect(first.Output.contains("exceeded timeout"), "output: \(first.Output)")
+      try FS.makeDirectories(c.bundle + "/rootfs/tmp", mode: 0o1777)
+      try FS.write(c.bundle + "/rootfs/tmp/pass", "")
       // The hanging `sleep 999` in the container is gone.
       #expect(await eventually { !sb.containerRuns(c, commandLine: ["sleep", "999"]) }, "the timed-out check still runs in the container")
       #expect(await eventually { c.health()?.Status == "healthy" })

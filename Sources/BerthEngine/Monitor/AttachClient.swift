@@ -131,6 +131,10 @@ public final class AttachClient {
     try? socket.writeAll(header + payload)
   }
 
+  /// Ends the connection now: after claiming a `--rm` container's removal, so that the
+  /// monitor (which waits for attached clients to hang up) does not also start one.
+  public func hangUp() { _ = shutdown(socket.raw, Int32(SHUT_RDWR)) }
+
   /// Sends this terminal's size (a foreground `run -t` does it before the start, so the
   /// container's first `stty size` sees it).
   public func sendTerminalSize() { sendResize() }

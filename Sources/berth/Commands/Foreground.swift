@@ -38,11 +38,11 @@ enum Foreground {
     case .detached:
       return 0
     case .exited(let code):
-      if options.autoRemove { try await removeAfterRun(record, engine: engine) }
+      if options.autoRemove { try await removeAfterRun(record, engine: engine, client: client) }
       return code
     case .disconnected:
       let state = engine.state(of: record.id)
-      if options.autoRemove { try await removeAfterRun(record, engine: engine) }
+      if options.autoRemove { try await removeAfterRun(record, engine: engine, client: client) }
       if state.isRunning { throw CommandFailure(message: "lost the connection to the container's monitor", code: 125) }
       return Int32(state.exitCode)
     }
@@ -50,8 +50,10 @@ enum Foreground {
 
   /// `--rm`: whoever unlinks the claim file first removes the container (this CLI or the
   /// monitor's exit command); the loser waits until it is gone, as `docker run --rm` does.
-  static func removeAfterRun(_ record: ContainerRecord, engine: ContainerEngine) async throws {
-    if unlink(engine.files(record.id).autoRemove) == 0 {
+  static func removeAfterRun(_ record: ContainerRecord, engine: ContainerEngine, client: AttachClient) async throws {
+    let claimed = unlink(engine.files(record.id).autoRemove) == 0
+    client.hangUp()
+    if claimed {
       try await engine.remove(record, force: true, removeVolumes: true)
       return
     }
