@@ -28,6 +28,7 @@ extension ContainerEngine {
   /// Takes apart what a container has, in the order that lets a repeat finish the job: the
   /// database row goes last, so `ps -a` shows a container until nothing of it is left.
   func discard(_ record: ContainerRecord, files: MonitorFiles, removeVolumes: Bool) async throws {
+    let mayStillRun = files.read().isRunning
     if let monitor = files.liveMonitor() {
       // Created and waiting for `start`, or finishing: it has nothing left to do.
       if !ProcessWatch.waitForExit(monitor, seconds: 0.5) {
@@ -41,6 +42,7 @@ extension ContainerEngine {
         throw BerthError(.commandFailed, "remove container \(record.shortID) from \(record.runtimeName): \(result.message)")
       }
     }
+    if mayStillRun { removeLeftoverCgroup(record) }
     try OverlayMount.unmount(layout.rootfs(record.id))
     if OverlayMount.isMounted(layout.rootfs(record.id)) {
       throw BerthError(.invalidState, "the root filesystem of \(record.shortID) is still mounted at \(layout.rootfs(record.id))")
@@ -56,5 +58,20 @@ extension ContainerEngine {
         try? await volumes.remove(name, force: false)
       }
     }
+  }
+
+  /// Processes the runtime no longer knows of (its state was lost: another run root, a
+  /// crash) would outlive the container: whatever is still in its cgroup is killed and the
+  /// cgroup removed. Nothing to do in the usual case, where `delete --force` did it.
+  func removeLeftoverCgroup(_ record: ContainerRecord) {
+    guard let cgroup = try? cgroup(of: record), let pids = try? cgroup.processes() else { return }
+    if !pids.isEmpty {
+      try? cgroup.killAll(signal: SIGKILL)
+      for _ in 0..<100 {
+        if ((try? cgroup.processes()) ?? []).isEmpty { break }
+        usleep(10_000)
+      }
+    }
+    try? cgroup.destroy()
   }
 }
