@@ -253,7 +253,7 @@ final class LayerExtractor {
     let name = path.name
     if name.elementsEqual(opaqueMarker) {
       let directory = try directory(path.parent)
-      let status = "y".withCString { value in Xattr.set(fd: directory, "trusted.overlay.opaque", value, 1) }
+      let status = ExtendedAttributes.set(.fd(directory), name: Array("trusted.overlay.opaque".utf8), value: Array("y".utf8))
       if status != 0 { throw BerthError.system("mark directory opaque (trusted.overlay.opaque)") }
       return
     }
@@ -280,7 +280,7 @@ final class LayerExtractor {
       try check("change owner to \(uid):\(gid)") { fchown(fd, uid, gid) }
     }
     try check("change mode") { fchmod(fd, mode_t(archive_entry_perm(entry) & 0o7777)) }
-    try applyXattrs(entry) { name, value, size in Xattr.set(fd: fd, name, value, size) }
+    try applyXattrs(entry, to: .fd(fd))
   }
 
   /// The same for symlinks and device nodes, by name relative to `parent`, plus the times.
@@ -299,11 +299,8 @@ final class LayerExtractor {
         // go through an O_PATH descriptor's /proc/self/fd link, which names the inode itself.
         let fd = try check("open") { openat(parent, cName, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC) }
         defer { close(fd) }
-        let procPath = "/proc/self/fd/\(fd)"
         // The kernel allows user.* attributes on regular files and directories only.
-        try applyXattrs(entry, userNamespace: false) { name, value, size in
-          procPath.withCString { Xattr.set(path: $0, name, value, size) }
-        }
+        try applyXattrs(entry, to: .followedPath(Array("/proc/self/fd/\(fd)".utf8CString)), userNamespace: false)
       }
       var stamps = times(entry)
       let status = withUnsafePointer(to: &stamps) { pointer in
@@ -325,9 +322,7 @@ final class LayerExtractor {
   /// those the file system does not support, `user.*` where the kernel never allows them
   /// (`userNamespace` false: symlinks, devices), and `trusted.overlay.*`: those steer
   /// overlayfs (redirects, metacopy) and only whiteout conversion may set them.
-  private func applyXattrs(
-    _ entry: OpaquePointer, userNamespace: Bool = true, _ set: (UnsafePointer<CChar>, UnsafeRawPointer?, Int) -> Int32
-  ) throws {
+  private func applyXattrs(_ entry: OpaquePointer, to target: ExtendedAttributes.Target, userNamespace: Bool = true) throws {
     if archive_entry_xattr_reset(entry) == 0 { return }
     var name: UnsafePointer<CChar>?
     var value: UnsafeRawPointer?
@@ -337,7 +332,8 @@ final class LayerExtractor {
       let nameBytes = cStringBytes(name)
       if nameBytes.starts(with: overlayXattrPrefix) { continue }
       if !userNamespace && nameBytes.starts(with: userXattrPrefix) { continue }
-      if set(name, value, size) != 0 {
+      let valueBytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+      if ExtendedAttributes.set(target, name: Array(nameBytes), value: valueBytes) != 0 {
         if errno == EOPNOTSUPP { continue }
         throw BerthError.system("set extended attribute \(String(cString: name))")
       }

@@ -98,7 +98,9 @@ extension TarWriter {
     switch type {
     case FileTypeBits.directory:
       entry.kind = .directory
-      let opaque = try options.overlayWhiteouts && Xattr.value(path: diskString, name: "trusted.overlay.opaque") == Array("y".utf8)
+      let opaque = try options.overlayWhiteouts
+        && ExtendedAttributes.value(.path(Array(diskString.utf8CString)), name: Array("trusted.overlay.opaque".utf8), of: diskString)
+          == Array("y".utf8)
       try writeHeader(entry, path: archive)
       if opaque {
         try writeHeader(TarEntry(path: "", kind: .regular, mode: 0, mtime: mtime), path: archive + Array("/.wh..wh..opq".utf8))
@@ -137,7 +139,8 @@ extension TarWriter {
   /// The extended attributes to record for a file of the tree.
   private func treeXattrs(_ path: String, overlay: Bool) throws -> [String: [UInt8]] {
     var result: [String: [UInt8]] = [:]
-    for name in try Xattr.names(path: path) {
+    let file = ExtendedAttributes.Target.path(Array(path.utf8CString))
+    for name in try ExtendedAttributes.names(file, of: path).map({ String(decoding: $0, as: UTF8.self) }) {
       if name.hasPrefix("trusted.overlay.") {
         if overlay && (name == "trusted.overlay.redirect" || name == "trusted.overlay.metacopy") {
           throw BerthError(
@@ -147,7 +150,7 @@ extension TarWriter {
         continue
       }
       if name == "security.selinux" { continue }
-      if let value = try Xattr.value(path: path, name: name) { result[name] = value }
+      if let value = try ExtendedAttributes.value(file, name: Array(name.utf8), of: path) { result[name] = value }
     }
     return result
   }

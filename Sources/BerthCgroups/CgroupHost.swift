@@ -127,8 +127,8 @@ public struct CgroupHost: Sendable, Equatable {
       let fsType = fields[dash + 1]
       let isV2 = fsType.elementsEqual("cgroup2".utf8)
       guard isV2 || fsType.elementsEqual("cgroup".utf8) else { continue }
-      let mountPoint = unescape(Substring(fields[4]))
-      let mountRoot = unescape(Substring(fields[3]))
+      let mountPoint = MountTable.unescape(fields[4])
+      let mountRoot = MountTable.unescape(fields[3])
       if isV2 {
         v2.append(Hierarchy(mountPoint: mountPoint, root: mountRoot))
         continue
@@ -161,24 +161,5 @@ public struct CgroupHost: Sendable, Equatable {
       throw BerthError(.unsupported, "no cgroup file system is mounted: /proc/self/mountinfo lists no cgroup or cgroup2 mount")
     }
     return CgroupHost(mode: unified == nil ? .v1 : .hybrid, hierarchies: hierarchies, unified: unified)
-  }
-
-  /// mountinfo escapes space, tab, newline and backslash as \ooo octal.
-  static func unescape(_ field: Substring) -> String {
-    guard field.contains("\\") else { return String(field) }
-    var bytes: [UInt8] = []
-    let utf8 = Array(field.utf8)
-    var index = 0
-    while index < utf8.count {
-      if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
-         let value = UInt8(String(decoding: utf8[(index + 1)..<(index + 4)], as: UTF8.self), radix: 8) {
-        bytes.append(value)
-        index += 4
-      } else {
-        bytes.append(utf8[index])
-        index += 1
-      }
-    }
-    return String(decoding: bytes, as: UTF8.self)
   }
 }

@@ -36,6 +36,12 @@ public struct EngineLayout: Sendable {
   public static func defaultRunRoot(for root: String) -> String {
     if let runRoot = ProcessInfo.processInfo.environment["BERTH_RUNROOT"], !runRoot.isEmpty { return runRoot }
     if root == "/var/lib/berth" { return "/run/berth" }
+    return hashedRunRoot(for: root)
+  }
+
+  /// /run/berth-<hash of root>, the run root of a store other than the default one when
+  /// none is given.
+  public static func hashedRunRoot(for root: String) -> String {
     // FNV-1a: stable across runs and processes (Swift's Hasher is seeded per process).
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in root.utf8 {

@@ -81,10 +81,11 @@ public enum Subprocess {
     }
   }
 
-  /// Runs a program to completion, feeding `input` on stdin and collecting stdout and stderr.
+  /// Runs a program to completion (in `cwd` when given), feeding `input` on stdin and
+  /// collecting stdout and stderr.
   public static func run(
     _ path: String, args: [String], env: [String] = [], input: [UInt8] = [],
-    timeoutNanoseconds: UInt64? = nil
+    timeoutNanoseconds: UInt64? = nil, cwd: String? = nil
   ) throws -> (status: ExitStatus, output: [UInt8], error: [UInt8], timedOut: Bool) {
     var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
     try check("pipe") { berth_pipe2(&stdinPipe, O_CLOEXEC) }
@@ -92,7 +93,7 @@ public enum Subprocess {
     try check("pipe") { berth_pipe2(&stderrPipe, O_CLOEXEC) }
     let pid: pid_t
     do {
-      pid = try spawn(path, args: args, env: env, fds: [(stdinPipe[0], 0), (stdoutPipe[1], 1), (stderrPipe[1], 2)])
+      pid = try spawn(path, args: args, env: env, fds: [(stdinPipe[0], 0), (stdoutPipe[1], 1), (stderrPipe[1], 2)], cwd: cwd)
     } catch {
       for fd in stdinPipe + stdoutPipe + stderrPipe { close(fd) }
       throw error

@@ -14,7 +14,9 @@
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <linux/capability.h>
 
 #include <errno.h>
@@ -152,6 +154,37 @@ int berth_memfd_create(const char *name, unsigned int flags) {
   return (int)syscall(SYS_memfd_create, name, flags);
 }
 int berth_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+
+// ---- files ------------------------------------------------------------------------------
+
+int berth_statfs_type(const char *path, uint64_t *type) {
+  struct statfs info;
+  if (statfs(path, &info) != 0) return -1;
+  *type = (uint64_t)info.f_type;
+  return 0;
+}
+int berth_fstatfs_type(int fd, uint64_t *type) {
+  struct statfs info;
+  if (fstatfs(fd, &info) != 0) return -1;
+  *type = (uint64_t)info.f_type;
+  return 0;
+}
+ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t length) {
+  // The raw syscall: glibc before 2.30 emulated it in user space where the kernel lacked it.
+  return syscall(SYS_copy_file_range, fd_in, NULL, fd_out, NULL, length, 0);
+}
+ssize_t berth_listxattr(int fd, const char *path, int follow, char *list, size_t size) {
+  if (fd >= 0) return flistxattr(fd, list, size);
+  return follow ? listxattr(path, list, size) : llistxattr(path, list, size);
+}
+ssize_t berth_getxattr(int fd, const char *path, int follow, const char *name, void *value, size_t size) {
+  if (fd >= 0) return fgetxattr(fd, name, value, size);
+  return follow ? getxattr(path, name, value, size) : lgetxattr(path, name, value, size);
+}
+int berth_setxattr(int fd, const char *path, int follow, const char *name, const void *value, size_t size) {
+  if (fd >= 0) return fsetxattr(fd, name, value, size, 0);
+  return follow ? setxattr(path, name, value, size, 0) : lsetxattr(path, name, value, size, 0);
+}
 int berth_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
   return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }

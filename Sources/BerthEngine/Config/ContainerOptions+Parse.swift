@@ -137,37 +137,26 @@ extension ContainerOptions {
     }
     options.attach = flags.attach.map { $0.lowercased() }
 
-    func size(_ value: String?, _ long: String, _ short: Character? = nil) throws(BerthErrorMessage) -> Int64? {
-      guard let value else { return nil }
-      do { return try FlagSyntax.ramInBytes(value) } catch { throw invalid(value, long, short, error.text) }
-    }
-    func integer(_ value: String?, _ long: String, _ short: Character? = nil, bits: Int = 64) throws(BerthErrorMessage) -> Int64? {
-      guard let value else { return nil }
-      do { return try FlagSyntax.parseInt(value, bits: bits) } catch { throw invalid(value, long, short, error.text) }
-    }
     func duration(_ value: String?, _ long: String) throws(BerthErrorMessage) -> Int64 {
       guard let value else { return 0 }
       do { return try FlagSyntax.goDuration(value) } catch { throw invalid(value, long, nil, error.text) }
     }
 
-    let memory = try size(flags.memory, "memory", "m")
-    let memoryReservation = try size(flags.memoryReservation, "memory-reservation")
+    let memory = try FlagSyntax.sizeFlag(flags.memory, long: "memory", short: "m")
+    let memoryReservation = try FlagSyntax.sizeFlag(flags.memoryReservation, long: "memory-reservation")
     var memorySwap: Int64?
     if let value = flags.memorySwap {
-      if value == "-1" { memorySwap = -1 } else { memorySwap = try size(value, "memory-swap") }
+      if value == "-1" { memorySwap = -1 } else { memorySwap = try FlagSyntax.sizeFlag(value, long: "memory-swap") }
     }
-    let swappiness = try integer(flags.memorySwappiness, "memory-swappiness")
-    let shmSize = try size(flags.shmSize, "shm-size")
-    var nanoCPUs: Int64?
-    if let value = flags.cpus {
-      do { nanoCPUs = try FlagSyntax.nanoCPUs(value) } catch { throw invalid(value, "cpus", nil, error.text) }
-    }
-    let cpuShares = try integer(flags.cpuShares, "cpu-shares", "c")
-    let cpuPeriod = try integer(flags.cpuPeriod, "cpu-period")
-    let cpuQuota = try integer(flags.cpuQuota, "cpu-quota")
-    let pidsLimit = try integer(flags.pidsLimit, "pids-limit")
-    let stopTimeout = try integer(flags.stopTimeout, "stop-timeout")
-    let healthRetries = try integer(flags.healthRetries, "health-retries")
+    let swappiness = try FlagSyntax.integerFlag(flags.memorySwappiness, long: "memory-swappiness")
+    let shmSize = try FlagSyntax.sizeFlag(flags.shmSize, long: "shm-size")
+    let nanoCPUs = try FlagSyntax.cpusFlag(flags.cpus)
+    let cpuShares = try FlagSyntax.integerFlag(flags.cpuShares, long: "cpu-shares", short: "c")
+    let cpuPeriod = try FlagSyntax.integerFlag(flags.cpuPeriod, long: "cpu-period")
+    let cpuQuota = try FlagSyntax.integerFlag(flags.cpuQuota, long: "cpu-quota")
+    let pidsLimit = try FlagSyntax.integerFlag(flags.pidsLimit, long: "pids-limit")
+    let stopTimeout = try FlagSyntax.integerFlag(flags.stopTimeout, long: "stop-timeout")
+    let healthRetries = try FlagSyntax.integerFlag(flags.healthRetries, long: "health-retries")
     let healthInterval = try duration(flags.healthInterval, "health-interval")
     let healthTimeout = try duration(flags.healthTimeout, "health-timeout")
     let healthStartPeriod = try duration(flags.healthStartPeriod, "health-start-period")

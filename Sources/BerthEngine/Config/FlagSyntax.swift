@@ -16,6 +16,27 @@ public enum FlagSyntax {
     BerthErrorMessage("invalid argument \(goQuote(value)) for \"\(flagLabel(long: long, short: short))\" flag: \(reason)")
   }
 
+  // MARK: Flag values
+
+  /// A size flag's value (``ramInBytes(_:)``): nil when the flag is not given; a bad value
+  /// fails as pflag words it (``invalidArgument(_:long:short:_:)``).
+  public static func sizeFlag(_ value: String?, long: String, short: Character? = nil) throws(BerthErrorMessage) -> Int64? {
+    guard let value else { return nil }
+    do { return try ramInBytes(value) } catch { throw invalidArgument(value, long: long, short: short, error.text) }
+  }
+
+  /// An integer flag's value (``parseInt(_:bits:)``): nil when the flag is not given.
+  public static func integerFlag(_ value: String?, long: String, short: Character? = nil) throws(BerthErrorMessage) -> Int64? {
+    guard let value else { return nil }
+    do { return try parseInt(value) } catch { throw invalidArgument(value, long: long, short: short, error.text) }
+  }
+
+  /// `--cpus` (``nanoCPUs(_:)``): nil when the flag is not given.
+  public static func cpusFlag(_ value: String?) throws(BerthErrorMessage) -> Int64? {
+    guard let value else { return nil }
+    do { return try nanoCPUs(value) } catch { throw invalidArgument(value, long: "cpus", error.text) }
+  }
+
   // MARK: Sizes
 
   /// docker/go-units `RAMInBytes`: "512m", "1.5g", "64MiB", "1024" (bytes); binary multiples,
@@ -63,17 +84,19 @@ public enum FlagSyntax {
 
   // MARK: Integers
 
+  /// `text` without a leading "+" or "-", and whether that was "-".
+  private static func splitSign(_ text: Substring) -> (negative: Bool, rest: Substring) {
+    guard let first = text.first, first == "+" || first == "-" else { return (false, text) }
+    return (first == "-", text.dropFirst())
+  }
+
   /// Go's `strconv.ParseInt(text, 0, 64)` as pflag's integer flags call it: decimal, or with a
   /// 0x / 0o / 0b / 0 prefix; the errors are Go's.
   public static func parseInt(_ text: String, bits: Int = 64) throws(BerthErrorMessage) -> Int64 {
     let syntax = BerthErrorMessage("strconv.ParseInt: parsing \(goQuote(text)): invalid syntax")
     let range = BerthErrorMessage("strconv.ParseInt: parsing \(goQuote(text)): value out of range")
-    var digits = Substring(text)
-    var negative = false
-    if let first = digits.first, first == "+" || first == "-" {
-      negative = first == "-"
-      digits = digits.dropFirst()
-    }
+    let (negative, unsigned) = splitSign(Substring(text))
+    var digits = unsigned
     var radix = 10
     let lower = digits.lowercased()
     if lower.hasPrefix("0x") { radix = 16; digits = digits.dropFirst(2) }
@@ -116,12 +139,8 @@ public enum FlagSyntax {
             denominator != 0 else { return nil }
       return denominator < 0 ? (-numerator, -denominator) : (numerator, denominator)
     }
-    var rest = Substring(text)
-    var negative = false
-    if let first = rest.first, first == "+" || first == "-" {
-      negative = first == "-"
-      rest = rest.dropFirst()
-    }
+    let (negative, unsigned) = splitSign(Substring(text))
+    var rest = unsigned
     var exponent = 0
     if let e = rest.firstIndex(where: { $0 == "e" || $0 == "E" }) {
       guard let value = Int(rest[rest.index(after: e)...]), abs(value) < 30 else { return nil }
@@ -158,12 +177,8 @@ public enum FlagSyntax {
   /// s, m, h. Returns nanoseconds.
   public static func goDuration(_ text: String) throws(BerthErrorMessage) -> Int64 {
     let invalid = BerthErrorMessage("time: invalid duration \(goQuote(text))")
-    var scalars = Array(text.unicodeScalars)[...]
-    var negative = false
-    if let first = scalars.first, first == "-" || first == "+" {
-      negative = first == "-"
-      scalars = scalars.dropFirst()
-    }
+    let (negative, unsigned) = splitSign(Substring(text))
+    var scalars = Array(unsigned.unicodeScalars)[...]
     if scalars.count == 1 && scalars.first == "0" { return 0 }
     if scalars.isEmpty { throw invalid }
     func isDigit(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 48 && scalar.value <= 57 }
@@ -274,7 +289,8 @@ public enum FlagSyntax {
     }
   }
 
-  /// Go's `%q` for a plain string: double quotes, backslash escapes.
+  /// Go's `%q` (strconv.Quote) for a plain string: double quotes, with escapes for quotes,
+  /// backslashes and control characters.
   public static func goQuote(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {
@@ -284,6 +300,10 @@ public enum FlagSyntax {
       case "\n": result += "\\n"
       case "\t": result += "\\t"
       case "\r": result += "\\r"
+      case "\u{07}": result += "\\a"
+      case "\u{08}": result += "\\b"
+      case "\u{0B}": result += "\\v"
+      case "\u{0C}": result += "\\f"
       default:
         if scalar.value < 0x20 || scalar.value == 0x7f {
           result += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)

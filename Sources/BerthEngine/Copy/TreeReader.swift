@@ -126,19 +126,10 @@ final class TreeReader {
   }
 
   /// Whether a directory is on a file system of the kernel's own (proc, sysfs, cgroup,
-  /// debugfs, securityfs, …), by fstatfs(2)'s f_type. Swift's Glibc module lacks
-  /// <sys/vfs.h>: the syscall is made directly.
+  /// debugfs, securityfs, …), by fstatfs(2)'s f_type.
   static func isKernelFileSystem(_ fd: Int32) -> Bool {
-    #if arch(x86_64)
-    let sysFstatfs = 138
-    #elseif arch(arm64) || arch(riscv64)
-    let sysFstatfs = 44
-    #else
-    let sysFstatfs = -1
-    #endif
-    var buffer = [UInt64](repeating: 0, count: 32)
-    let status = buffer.withUnsafeMutableBytes { berth_syscall6(sysFstatfs, Int(fd), Int(bitPattern: $0.baseAddress), 0, 0, 0, 0) }
-    guard status == 0 else { return false }
+    var type: UInt64 = 0
+    guard berth_fstatfs_type(fd, &type) == 0 else { return false }
     let kernelTypes: Set<UInt64> = [
       0x9fa0,  // proc
       0x6265_6572,  // sysfs
@@ -153,7 +144,7 @@ final class TreeReader {
       0x6165_676c,  // pstore
       0x4249_4e4d,  // binfmt_misc
     ]
-    return kernelTypes.contains(buffer[0])
+    return kernelTypes.contains(type)
   }
 
   /// The extended attributes worth copying (not overlayfs' own).

@@ -34,34 +34,19 @@ public struct ResourceUpdate: Sendable, Equatable {
     cpuShares: String? = nil, cpuPeriod: String? = nil, cpuQuota: String? = nil, cpusetCpus: String? = nil,
     cpusetMems: String? = nil, pidsLimit: String? = nil, restart: String? = nil
   ) throws(BerthErrorMessage) -> ResourceUpdate {
-    func size(_ value: String?, _ long: String, _ short: Character? = nil) throws(BerthErrorMessage) -> Int64? {
-      guard let value else { return nil }
-      do { return try FlagSyntax.ramInBytes(value) } catch {
-        throw FlagSyntax.invalidArgument(value, long: long, short: short, error.text)
-      }
-    }
-    func integer(_ value: String?, _ long: String, _ short: Character? = nil) throws(BerthErrorMessage) -> Int64? {
-      guard let value else { return nil }
-      do { return try FlagSyntax.parseInt(value) } catch {
-        throw FlagSyntax.invalidArgument(value, long: long, short: short, error.text)
-      }
-    }
     var update = ResourceUpdate()
-    update.memory = try size(memory, "memory", "m").flatMap { $0 == 0 ? nil : $0 }
-    if let memorySwap { update.memorySwap = memorySwap == "-1" ? -1 : try size(memorySwap, "memory-swap").flatMap { $0 == 0 ? nil : $0 } }
-    update.memoryReservation = try size(memoryReservation, "memory-reservation").flatMap { $0 == 0 ? nil : $0 }
-    if let cpus {
-      do { update.nanoCPUs = try FlagSyntax.nanoCPUs(cpus) } catch {
-        throw FlagSyntax.invalidArgument(cpus, long: "cpus", error.text)
-      }
-      if update.nanoCPUs == 0 { update.nanoCPUs = nil }
-    }
-    update.cpuShares = try integer(cpuShares, "cpu-shares", "c").flatMap { $0 == 0 ? nil : $0 }
-    update.cpuPeriod = try integer(cpuPeriod, "cpu-period").flatMap { $0 == 0 ? nil : $0 }
-    update.cpuQuota = try integer(cpuQuota, "cpu-quota").flatMap { $0 == 0 ? nil : $0 }
+    // As Docker: a zero size or count means "not given".
+    func given(_ value: Int64?) -> Int64? { value == 0 ? nil : value }
+    update.memory = try given(FlagSyntax.sizeFlag(memory, long: "memory", short: "m"))
+    if let memorySwap { update.memorySwap = memorySwap == "-1" ? -1 : try given(FlagSyntax.sizeFlag(memorySwap, long: "memory-swap")) }
+    update.memoryReservation = try given(FlagSyntax.sizeFlag(memoryReservation, long: "memory-reservation"))
+    update.nanoCPUs = try given(FlagSyntax.cpusFlag(cpus))
+    update.cpuShares = try given(FlagSyntax.integerFlag(cpuShares, long: "cpu-shares", short: "c"))
+    update.cpuPeriod = try given(FlagSyntax.integerFlag(cpuPeriod, long: "cpu-period"))
+    update.cpuQuota = try given(FlagSyntax.integerFlag(cpuQuota, long: "cpu-quota"))
     update.cpusetCpus = cpusetCpus.flatMap { $0.isEmpty ? nil : $0 }
     update.cpusetMems = cpusetMems.flatMap { $0.isEmpty ? nil : $0 }
-    update.pidsLimit = try integer(pidsLimit, "pids-limit")
+    update.pidsLimit = try FlagSyntax.integerFlag(pidsLimit, long: "pids-limit")
     if let restart { update.restartPolicy = try ContainerOptions.parseRestartPolicy(restart) }
     return update
   }

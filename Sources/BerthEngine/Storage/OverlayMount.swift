@@ -30,15 +30,9 @@ public enum OverlayMount {
     }
   }
 
-  /// Whether something is mounted at `path` (the fifth field of a mountinfo line).
+  /// Whether something is mounted at `path`.
   public static func isMounted(_ path: String) -> Bool {
-    guard let info = try? FS.read("/proc/self/mountinfo") else { return false }
-    let wanted = Array(escapeMountinfo(path).utf8)
-    for line in info.split(separator: 0x0A) {
-      let fields = line.split(separator: 0x20, maxSplits: 5)
-      if fields.count > 4 && fields[4].elementsEqual(wanted) { return true }
-    }
-    return false
+    (try? MountTable.isMountPoint(path)) ?? false
   }
 
   // MARK: -
@@ -97,20 +91,5 @@ public enum OverlayMount {
       messages.append(text)
     }
     return messages.isEmpty ? nil : messages.joined(separator: "; ")
-  }
-
-  /// mountinfo escapes space, tab, newline and backslash as octal.
-  private static func escapeMountinfo(_ path: String) -> String {
-    var result = ""
-    for scalar in path.unicodeScalars {
-      switch scalar {
-      case " ": result += "\\040"
-      case "\t": result += "\\011"
-      case "\n": result += "\\012"
-      case "\\": result += "\\134"
-      default: result.unicodeScalars.append(scalar)
-      }
-    }
-    return result
   }
 }

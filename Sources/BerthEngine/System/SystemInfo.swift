@@ -144,21 +144,10 @@ enum HostInspection {
     }
   }
 
-  /// statfs(2)'s f_type (the first word of struct statfs). Swift's Glibc module lacks
-  /// <sys/vfs.h>, so this calls the syscall directly.
+  /// statfs(2)'s f_type: the file system's magic number.
   static func filesystemMagic(of path: String) -> UInt64? {
-    #if arch(x86_64)
-    let sysStatfs = 137
-    #elseif arch(arm64) || arch(riscv64)
-    let sysStatfs = 43
-    #else
-    let sysStatfs = -1
-    #endif
-    var buffer = [UInt64](repeating: 0, count: 32)
-    let status = path.withCString { cPath in
-      buffer.withUnsafeMutableBytes { berth_syscall6(sysStatfs, Int(bitPattern: cPath), Int(bitPattern: $0.baseAddress), 0, 0, 0, 0) }
-    }
-    return status == 0 ? buffer[0] : nil
+    var type: UInt64 = 0
+    return berth_statfs_type(path, &type) == 0 ? type : nil
   }
 
   /// `RUNTIME --version`: runc prints "runc version 1.1.5\ncommit: …", berth-runtime

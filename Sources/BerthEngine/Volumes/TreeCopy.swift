@@ -200,18 +200,10 @@ public final class TreeCopy {
   /// The data of a regular file: copy_file_range (in-kernel, reflinks where the file system
   /// can), else read and write.
   static func copyData(from source: Int32, to target: Int32, what: String) throws {
-    #if arch(x86_64)
-    let sysCopyFileRange = 326
-    #elseif arch(arm64) || arch(riscv64)
-    let sysCopyFileRange = 285
-    #else
-    let sysCopyFileRange = -1
-    #endif
-    var inKernel = sysCopyFileRange >= 0
+    var inKernel = true
     while inKernel {
-      // copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): NULL offsets use and
-      // move the files' own.
-      let n = berth_syscall6(sysCopyFileRange, Int(source), 0, Int(target), 0, 1 << 30, 0)
+      // The files' own offsets: they move with what the kernel copies.
+      let n = berth_copy_file_range(source, target, 1 << 30)
       if n == 0 { return }
       if n > 0 { continue }
       if errno == EINTR { continue }

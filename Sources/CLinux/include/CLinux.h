@@ -147,6 +147,18 @@ ssize_t berth_send_fds(int sock, const int *fds, int count, const void *data, si
 /// `*count` is set to the number of descriptors received.
 ssize_t berth_recv_fds(int sock, int *fds, int max, int *count, void *data, size_t len);
 
+// ---- files: <sys/vfs.h> and <sys/xattr.h>, which Swift's Glibc module lacks ---------------
+/// statfs(2) / fstatfs(2): the file system's type (f_type, its magic number) into *type.
+int berth_statfs_type(const char *path, uint64_t *type);
+int berth_fstatfs_type(int fd, uint64_t *type);
+/// copy_file_range(2) from and to both files' own offsets.
+ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t length);
+/// Extended attribute calls on `fd` when it is >= 0, else on `path`, whose last component is
+/// followed only when `follow` is non-zero (the l*xattr calls otherwise).
+ssize_t berth_listxattr(int fd, const char *path, int follow, char *list, size_t size);
+ssize_t berth_getxattr(int fd, const char *path, int follow, const char *name, void *value, size_t size);
+int berth_setxattr(int fd, const char *path, int follow, const char *name, const void *value, size_t size);
+
 // ---- credentials, capabilities, process attributes --------------------------------------
 int berth_capget_v3(int pid, uint32_t effective[2], uint32_t permitted[2], uint32_t inheritable[2]);
 int berth_capset_v3(const uint32_t effective[2], const uint32_t permitted[2], const uint32_t inheritable[2]);

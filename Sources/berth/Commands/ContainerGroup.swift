@@ -52,8 +52,7 @@ struct ContainerPrune: AsyncParsableCommand {
     do {
       filters = try ContainerPruneFilters(filter)
     } catch let error as BerthError {
-      CLIOutput.daemonError(error.message)
-      throw CommandFailure(message: "")
+      throw CLIOutput.daemonError(error.message)
     }
     if !force {
       guard CLIOutput.confirm("WARNING! This will remove all stopped containers.\n") else { return }

@@ -13,23 +13,32 @@ extension GlobalOptions {
 }
 
 /// Runs `body` for each named container, as Docker's multi-container commands do: every
-/// name is tried; each failure is printed; the command fails (exit 1) if any did.
+/// name is tried; each failure is printed (`Error: …`, or as `report` words it) unless
+/// `ignoring` accepts it; the command fails (exit 1) if any did.
 func forEachContainer(
-  _ names: [String], engine: ContainerEngine, _ body: (ContainerRecord, String) async throws -> Void
+  _ names: [String], engine: ContainerEngine, ignoring: (BerthError) -> Bool = { _ in false },
+  report: (String) -> Void = printError,
+  _ body: (ContainerRecord, String) async throws -> Void
 ) async throws {
   var failed = false
   for name in names {
     do {
       try await body(try engine.containers.resolve(name), name)
     } catch let error as BerthError {
-      writeToStandardError("Error: \(error.message)\n")
+      if ignoring(error) { continue }
+      report(error.message)
       failed = true
     } catch {
-      writeToStandardError("Error: \(error)\n")
+      report("\(error)")
       failed = true
     }
   }
   if failed { throw CommandFailure(message: "") }
+}
+
+/// A failure as berth prints its own: `Error: …`.
+func printError(_ message: String) {
+  writeToStandardError("Error: \(message)\n")
 }
 
 struct ContainerNames: ParsableArguments {
@@ -37,6 +46,20 @@ struct ContainerNames: ParsableArguments {
 
   func validate(_ command: String) throws {
     if names.isEmpty { throw ValidationError("\"\(command)\" requires at least 1 argument") }
+  }
+
+  /// Does `action` to each container (``forEachContainer(_:engine:ignoring:report:_:)``) and
+  /// prints the name, as typed, of each it was done to.
+  func each(
+    _ global: GlobalOptions, ignoring: (BerthError) -> Bool = { _ in false },
+    report: (String) -> Void = printError,
+    _ action: (ContainerEngine, ContainerRecord) async throws -> Void
+  ) async throws {
+    let engine = try global.engine()
+    try await forEachContainer(names, engine: engine, ignoring: ignoring, report: report) { record, name in
+      try await action(engine, record)
+      print(name)
+    }
   }
 }
 
@@ -57,17 +80,14 @@ struct Start: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let engine = try global.engine()
     if attach || interactive {
+      let engine = try global.engine()
       let record = try engine.containers.resolve(containers.names[0])
       let code = try await Foreground.startAttached(
         record, engine: engine, stdin: interactive && record.options.openStdin, detachKeys: try DetachKeys.parse(detachKeys))
       throw CommandFailure(message: "", code: code)
     }
-    try await forEachContainer(containers.names, engine: engine) { record, name in
-      _ = try await engine.start(record)
-      print(name)
-    }
+    try await containers.each(global) { engine, record in _ = try await engine.start(record) }
   }
 }
 
@@ -82,11 +102,7 @@ struct Stop: AsyncParsableCommand {
   func validate() throws { try containers.validate("stop") }
 
   func run() async throws {
-    let engine = try global.engine()
-    try await forEachContainer(containers.names, engine: engine) { record, name in
-      try await engine.stop(record, timeout: time, signal: signal)
-      print(name)
-    }
+    try await containers.each(global) { engine, record in try await engine.stop(record, timeout: time, signal: signal) }
   }
 }
 
@@ -101,11 +117,9 @@ struct Restart: AsyncParsableCommand {
   func validate() throws { try containers.validate("restart") }
 
   func run() async throws {
-    let engine = try global.engine()
-    try await forEachContainer(containers.names, engine: engine) { record, name in
+    try await containers.each(global) { engine, record in
       try await engine.stop(record, timeout: time, signal: signal)
       _ = try await engine.start(record)
-      print(name)
     }
   }
 }
@@ -123,11 +137,7 @@ struct Kill: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let engine = try global.engine()
-    try await forEachContainer(containers.names, engine: engine) { record, name in
-      try await engine.kill(record, signal: signal)
-      print(name)
-    }
+    try await containers.each(global) { engine, record in try await engine.kill(record, signal: signal) }
   }
 }
 
@@ -146,22 +156,10 @@ struct Remove: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let engine = try global.engine()
-    var failed = false
-    for name in containers.names {
-      do {
-        let record = try engine.containers.resolve(name)
-        try await engine.remove(record, force: force, removeVolumes: volumes)
-        print(name)
-      } catch let error as BerthError where error.code == .notFound && force {
-        // `rm -f` of what is gone already is not an error (Docker agrees).
-        continue
-      } catch let error as BerthError {
-        writeToStandardError("Error: \(error.message)\n")
-        failed = true
-      }
+    // `rm -f` of what is gone already is not an error (Docker agrees).
+    try await containers.each(global, ignoring: { force && $0.code == .notFound }) { engine, record in
+      try await engine.remove(record, force: force, removeVolumes: volumes)
     }
-    if failed { throw CommandFailure(message: "") }
   }
 }
 
@@ -174,11 +172,7 @@ struct Pause: AsyncParsableCommand {
   func validate() throws { try containers.validate("pause") }
 
   func run() async throws {
-    let engine = try global.engine()
-    try await forEachContainer(containers.names, engine: engine) { record, name in
-      try await engine.pause(record)
-      print(name)
-    }
+    try await containers.each(global) { engine, record in try await engine.pause(record) }
   }
 }
 
@@ -190,11 +184,7 @@ struct Unpause: AsyncParsableCommand {
   func validate() throws { try containers.validate("unpause") }
 
   func run() async throws {
-    let engine = try global.engine()
-    try await forEachContainer(containers.names, engine: engine) { record, name in
-      try await engine.unpause(record)
-      print(name)
-    }
+    try await containers.each(global) { engine, record in try await engine.unpause(record) }
   }
 }
 

@@ -44,7 +44,7 @@ struct Ps: AsyncParsableCommand {
       summaries = try engine.list(query)
     } catch let error as BerthError {
       // Docker's daemon checks the filters; its CLI prefixes what the daemon says.
-      throw daemonFailure(error.message)
+      throw CLIOutput.daemonError(error.message)
     }
     let rows = summaries.map { ContainerRow($0, noTrunc: noTrunc) }
     if quiet {
@@ -68,13 +68,6 @@ struct Ps: AsyncParsableCommand {
   }
 }
 
-/// An error Docker's daemon would report, printed as the docker CLI prints those: the
-/// returned failure ends the command with exit 1.
-func daemonFailure(_ message: String) -> CommandFailure {
-  CLIOutput.daemonError(message)
-  return CommandFailure(message: "")
-}
-
 /// One row of `ps`: the fields its templates name, as text.
 struct ContainerRow {
   let fields: [String: String]
@@ -96,7 +89,7 @@ struct ContainerRow {
     fields = [
       "ID": noTrunc ? record.id : record.shortID,
       "Image": noTrunc ? summary.image : Self.truncatedImage(summary.image, imageID: record.imageID),
-      "Command": Self.goQuote(noTrunc ? summary.command : Self.ellipsis(summary.command, 20)),
+      "Command": Self.command(summary.command, noTrunc: noTrunc),
       "CreatedAt": Self.localTime(created.seconds),
       "RunningFor": HumanDuration.describe(seconds: HumanDuration.seconds(from: created, to: .now())) + " ago",
       "Ports": "",
@@ -122,35 +115,14 @@ struct ContainerRow {
     return image
   }
 
+  /// The COMMAND column: quoted as Go quotes, cut to 20 characters unless `noTrunc`.
+  static func command(_ command: String, noTrunc: Bool = false) -> String {
+    FlagSyntax.goQuote(noTrunc ? command : ellipsis(command, 20))
+  }
+
   /// At most `width` characters, the last one "…" when cut.
   static func ellipsis(_ text: String, _ width: Int) -> String {
     text.count <= width ? text : String(text.prefix(width - 1)) + "…"
-  }
-
-  /// Go's strconv.Quote: double quotes, with escapes for quotes, backslashes and control
-  /// characters.
-  static func goQuote(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": result += "\\\""
-      case "\\": result += "\\\\"
-      case "\n": result += "\\n"
-      case "\t": result += "\\t"
-      case "\r": result += "\\r"
-      case "\u{07}": result += "\\a"
-      case "\u{08}": result += "\\b"
-      case "\u{0B}": result += "\\v"
-      case "\u{0C}": result += "\\f"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          result += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-        } else {
-          result.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return result + "\""
   }
 
   /// Go's `time.Time.String()` of whole seconds in local time: "2026-11-21 08:38:10 +0000 UTC".

@@ -51,13 +51,11 @@ struct CopyCommand: AsyncParsableCommand {
       }
     } catch let error as CopyError {
       if error.side == .container {
-        CLIOutput.daemonError(error.message)
-        throw CommandFailure(message: "")
+        throw CLIOutput.daemonError(error.message)
       }
       throw CommandFailure(message: error.message)
     } catch let error as BerthError {
-      CLIOutput.daemonError(error.message)
-      throw CommandFailure(message: "")
+      throw CLIOutput.daemonError(error.message)
     }
   }
 

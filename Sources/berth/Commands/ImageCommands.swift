@@ -119,11 +119,7 @@ struct ImagePrune: AsyncParsableCommand {
       guard let answer = readLine(), answer.lowercased().hasPrefix("y") else { return }
     }
     let report = try await global.store().prune(all: all)
-    if !report.removed.isEmpty {
-      print("Deleted Images:")
-      for event in report.removed { print(event.description.replacingOccurrences(of: "Untagged: ", with: "untagged: ").replacingOccurrences(of: "Deleted: ", with: "deleted: ")) }
-      print()
-    }
+    CLIOutput.printSection("Deleted Images:", report.removed.map(CLIOutput.removalLine))
     print("Total reclaimed space: \(Humanize.size(report.reclaimed))")
   }
 }

@@ -17,7 +17,7 @@ struct Port: AsyncParsableCommand {
     do {
       _ = try engine.containers.resolve(container)
     } catch let error as BerthError {
-      throw daemonFailure(error.message)
+      throw CLIOutput.daemonError(error.message)
     }
     guard let privatePort else { return }
     let parts = privatePort.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)

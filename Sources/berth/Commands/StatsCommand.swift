@@ -31,7 +31,7 @@ struct Stats: AsyncParsableCommand {
     do {
       for name in containers { named.append((try engine.containers.resolve(name), name)) }
     } catch let error as BerthError {
-      throw daemonFailure(error.message)
+      throw CLIOutput.daemonError(error.message)
     }
     let redraw = !noStream && isatty(1) != 0
     var previous: [String: ContainerStatsSample] = [:]
@@ -85,31 +85,11 @@ enum StatsRow {
       "ID": noTrunc ? record.id : record.shortID,
       "Name": record.name,
       "CPUPerc": String(format: "%.2f%%", reading.cpuPercent),
-      "MemUsage": "\(binarySize(reading.memoryUsage)) / \(binarySize(reading.memoryLimit))",
+      "MemUsage": "\(CLIOutput.binarySize(reading.memoryUsage)) / \(CLIOutput.binarySize(reading.memoryLimit))",
       "MemPerc": String(format: "%.2f%%", reading.memoryPercent),
-      "NetIO": "\(decimalSize(reading.networkReceived)) / \(decimalSize(reading.networkSent))",
-      "BlockIO": "\(decimalSize(reading.blockRead)) / \(decimalSize(reading.blockWritten))",
+      "NetIO": "\(CLIOutput.humanSize(reading.networkReceived, digits: 3)) / \(CLIOutput.humanSize(reading.networkSent, digits: 3))",
+      "BlockIO": "\(CLIOutput.humanSize(reading.blockRead, digits: 3)) / \(CLIOutput.humanSize(reading.blockWritten, digits: 3))",
       "PIDs": String(reading.pids),
     ]
-  }
-
-  /// go-units' BytesSize: powers of 1024, four significant digits ("1.5KiB", "64MiB").
-  static func binarySize(_ bytes: UInt64) -> String {
-    scaled(Double(bytes), base: 1024, units: ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"], digits: 4)
-  }
-
-  /// go-units' HumanSizeWithPrecision(…, 3): powers of 1000, three significant digits ("4.1kB").
-  static func decimalSize(_ bytes: UInt64) -> String {
-    scaled(Double(bytes), base: 1000, units: ["B", "kB", "MB", "GB", "TB", "PB", "EB"], digits: 3)
-  }
-
-  static func scaled(_ value: Double, base: Double, units: [String], digits: Int) -> String {
-    var value = value
-    var unit = 0
-    while value >= base && unit < units.count - 1 {
-      value /= base
-      unit += 1
-    }
-    return String(format: "%.\(digits)g", value) + units[unit]
   }
 }

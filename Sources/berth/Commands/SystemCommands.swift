@@ -189,9 +189,11 @@ struct SystemDiskUsage: AsyncParsableCommand {
     for container in usage.containers {
       let record = container.record
       containers.add([
-        record.shortID, record.options.image, CLIOutput.quotedCommand(record), String(container.volumes),
-        CLIOutput.humanSize(container.size), Humanize.date(record.created).map { Humanize.ago($0) } ?? "",
-        CLIOutput.status(container.state), record.name,
+        record.shortID, record.options.image,
+        ContainerRow.command(([record.path] + record.args).joined(separator: " ")),
+        String(container.volumes), CLIOutput.humanSize(container.size),
+        Humanize.date(record.created).map { Humanize.ago($0) } ?? "",
+        container.state.statusText(hasHealthcheck: record.healthcheck != nil), record.name,
       ])
     }
     var volumes = TextTable(header: ["VOLUME NAME", "LINKS", "SIZE"])
@@ -242,9 +244,13 @@ struct SystemPrune: AsyncParsableCommand {
 
 /// Output conventions several of these commands share.
 enum CLIOutput {
-  /// Docker's message for a failure of its daemon: berth's engine plays that part.
-  static func daemonError(_ message: String) {
+  /// Prints an error as the docker CLI prints its daemon's (berth's engine plays that part)
+  /// and returns the failure that ends the command with exit 1; a command that goes on to
+  /// its next name ignores it.
+  @discardableResult
+  static func daemonError(_ message: String) -> CommandFailure {
     writeToStandardError("Error response from daemon: \(message)\n")
+    return CommandFailure(message: "")
   }
 
   /// Docker's prompt: the warning, then "Are you sure you want to continue? [y/N] ", and a
@@ -272,44 +278,25 @@ enum CLIOutput {
     }
   }
 
-  /// go-units' HumanSize: powers of 1000, four significant digits ("1.049MB", "512B").
-  static func humanSize(_ bytes: Int64) -> String {
-    scaled(Double(bytes), base: 1000, units: ["B", "kB", "MB", "GB", "TB", "PB"])
+  /// go-units' HumanSizeWithPrecision: powers of 1000, `digits` significant digits
+  /// ("1.049MB", "512B"); its HumanSize takes four.
+  static func humanSize(_ bytes: some BinaryInteger, digits: Int = 4) -> String {
+    scaled(Double(bytes), base: 1000, units: ["B", "kB", "MB", "GB", "TB", "PB", "EB"], digits: digits)
   }
 
   /// go-units' BytesSize: powers of 1024, four significant digits ("23.45GiB").
-  static func binarySize(_ bytes: Int64) -> String {
-    scaled(Double(bytes), base: 1024, units: ["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
+  static func binarySize(_ bytes: some BinaryInteger) -> String {
+    scaled(Double(bytes), base: 1024, units: ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"], digits: 4)
   }
 
-  private static func scaled(_ value: Double, base: Double, units: [String]) -> String {
+  private static func scaled(_ value: Double, base: Double, units: [String], digits: Int) -> String {
     var value = value
     var unit = 0
     while value >= base && unit < units.count - 1 {
       value /= base
       unit += 1
     }
-    return String(format: "%.4g", value) + units[unit]
-  }
-
-  /// Docker's COMMAND column: the command, cut to 20 characters with "…", quoted.
-  static func quotedCommand(_ record: ContainerRecord) -> String {
-    var command = ([record.path] + record.args).joined(separator: " ")
-    if command.count > 20 { command = String(command.prefix(19)) + "…" }
-    return "\"" + command + "\""
-  }
-
-  /// Docker's STATUS column: "Up 2 minutes", "Exited (0) 3 seconds ago", "Created".
-  static func status(_ state: BerthEngine.ContainerState) -> String {
-    func since(_ text: String?) -> String { Humanize.date(text).map { Humanize.duration(Date().timeIntervalSince($0)) } ?? "" }
-    switch state.status {
-    case .running: return "Up \(since(state.startedAt))"
-    case .paused: return "Up \(since(state.startedAt)) (Paused)"
-    case .restarting: return "Restarting (\(state.exitCode)) \(since(state.finishedAt)) ago"
-    case .exited: return "Exited (\(state.exitCode)) \(since(state.finishedAt)) ago"
-    case .created: return "Created"
-    case .dead: return "Dead"
-    }
+    return String(format: "%.\(digits)g", value) + units[unit]
   }
 
   /// Rows through a template: a `table` template gets a header and aligned columns (its

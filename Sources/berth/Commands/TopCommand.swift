@@ -16,7 +16,7 @@ struct Top: AsyncParsableCommand {
     do {
       list = try engine.top(try engine.containers.resolve(container), psArguments: psOptions)
     } catch let error as BerthError {
-      throw daemonFailure(error.message)
+      throw CLIOutput.daemonError(error.message)
     }
     // docker's top table: tab-separated cells through a tabwriter with a 20-wide minimum.
     let table = TextTable(rows: [list.titles] + list.processes)

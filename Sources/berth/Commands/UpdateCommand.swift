@@ -39,17 +39,8 @@ struct UpdateCommand: AsyncParsableCommand {
     } catch {
       throw ValidationError(error.text)
     }
-    let engine = try global.engine()
-    var failed = false
-    for name in containers.names {
-      do {
-        try await engine.update(try engine.containers.resolve(name), update)
-        print(name)
-      } catch let error as BerthError {
-        CLIOutput.daemonError(error.message)
-        failed = true
-      }
+    try await containers.each(global, report: { CLIOutput.daemonError($0) }) { engine, record in
+      try await engine.update(record, update)
     }
-    if failed { throw CommandFailure(message: "") }
   }
 }

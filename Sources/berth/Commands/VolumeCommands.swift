@@ -37,8 +37,7 @@ struct VolumeCreate: AsyncParsableCommand {
         name: name ?? volumeName, driver: driver, labels: Self.pairs(labels), options: Self.pairs(options))
       print(record.name)
     } catch let error as BerthError {
-      CLIOutput.daemonError(error.message)
-      throw CommandFailure(message: "")
+      throw CLIOutput.daemonError(error.message)
     }
   }
 
@@ -72,8 +71,7 @@ struct VolumeList: AsyncParsableCommand {
     do {
       volumes = try engine.volumes.list(filters: filter)
     } catch let error as BerthError {
-      CLIOutput.daemonError(error.message)
-      throw CommandFailure(message: "")
+      throw CLIOutput.daemonError(error.message)
     }
     if quiet {
       for volume in volumes { print(volume.name) }
@@ -197,8 +195,7 @@ struct VolumePrune: AsyncParsableCommand {
       CLIOutput.printSection("Deleted Volumes:", result.removed)
       print("Total reclaimed space: \(CLIOutput.humanSize(result.reclaimed))")
     } catch let error as BerthError {
-      CLIOutput.daemonError(error.message)
-      throw CommandFailure(message: "")
+      throw CLIOutput.daemonError(error.message)
     }
   }
 }

@@ -3,20 +3,20 @@ import Foundation
 import Testing
 
 /// `berth inspect` of containers end to end.
-@Suite("inspect containers", .queryContainers, .serialized)
+@Suite("inspect containers", .engineSandbox, .serialized)
 struct InspectTests {
   @Test("a running container, then the same one killed")
   func runningThenKilled() async throws {
-    try await QuerySandbox.with { berth in
-      let host = berth.directory + "/shared"
+    try await EngineSandbox.with { sandbox in
+      let host = sandbox.directory + "/shared"
       try FS.makeDirectories(host)
-      let id = try await berth.detached(
+      let id = try await sandbox.runDetached(
         "--name", "insp", "--memory", "64m", "-v", "vol1:/data", "-v", "\(host):/host:ro", "-e", "FOO=bar",
         "-l", "k=v", "busybox", "sleep", "100")
-      let raw = try await berth.ok("inspect", "insp")
+      let raw = try await sandbox.ok("inspect", "insp").stdout
       // docker indents by four spaces.
       #expect(raw.hasPrefix("[\n    {\n        \"Id\": "), "\(raw.prefix(60))")
-      let object = try await berth.inspect("insp")
+      let object = try await sandbox.inspect("insp")
       #expect(object["Id"] as? String == id)
       #expect(object["Name"] as? String == "/insp")
       #expect(object["Path"] as? String == "sleep")
@@ -64,14 +64,14 @@ struct InspectTests {
       #expect((object["LogPath"] as? String).map { FS.exists($0) } == true)
 
       // Templates reach into the object and print values as Go does.
-      let formatted = try await berth.ok(
+      let formatted = try await sandbox.ok(
         "inspect", "-f", "{{.State.Pid}} {{.HostConfig.Memory}} {{.Config.Cmd}} {{json .Config.Labels}} {{.Config.Labels}}",
-        "insp")
+        "insp").stdout
       #expect(formatted == "\(pid) 67108864 [sleep 100] {\"k\":\"v\"} map[k:v]\n")
 
-      try await berth.ok("kill", "insp")
-      try await berth.waitFor("insp", "{{.State.Status}}", toBe: "exited")
-      let killed = try await berth.inspect("insp")["State"] as? [String: Any] ?? [:]
+      try await sandbox.ok("kill", "insp")
+      try await sandbox.waitFor("insp", "{{.State.Status}}", toBe: "exited")
+      let killed = try await sandbox.inspect("insp")["State"] as? [String: Any] ?? [:]
       #expect(killed["Running"] as? Bool == false)
       #expect(killed["Pid"] as? Int == 0)
       #expect(killed["ExitCode"] as? Int == 137)
@@ -81,9 +81,9 @@ struct InspectTests {
 
   @Test("created, exited and --network none containers")
   func lifecycleStates() async throws {
-    try await QuerySandbox.with { berth in
-      try await berth.ok("create", "--name", "fresh", "--network", "none", "--entrypoint", "sh", "busybox", "-c", "true")
-      let fresh = try await berth.inspect("fresh")
+    try await EngineSandbox.with { sandbox in
+      try await sandbox.ok("create", "--name", "fresh", "--network", "none", "--entrypoint", "sh", "busybox", "-c", "true")
+      let fresh = try await sandbox.inspect("fresh")
       let state = fresh["State"] as? [String: Any] ?? [:]
       #expect(state["Status"] as? String == "created")
       #expect(state["StartedAt"] as? String == "0001-01-01T00:00:00Z")
@@ -94,35 +94,35 @@ struct InspectTests {
       let networks = (fresh["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: Any]
       #expect(networks?.keys.sorted() == ["none"])
 
-      let failed = try await berth.run("run", "--name", "three", "busybox", "sh", "-c", "exit 3")
+      let failed = try await sandbox.run("run", "--name", "three", "busybox", "sh", "-c", "exit 3")
       #expect(failed.code == 3)
-      #expect(try await berth.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}", "three")
+      #expect(try await sandbox.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}", "three").stdout
         == "exited 3 false\n")
     }
   }
 
   @Test("names are looked up as containers, then images, then volumes; --type narrows")
   func lookups() async throws {
-    try await QuerySandbox.with { berth in
-      try await berth.ok("create", "--name", "box", "-v", "keep:/keep", "busybox", "true")
-      let image = try await berth.inspect("busybox")
+    try await EngineSandbox.with { sandbox in
+      try await sandbox.ok("create", "--name", "box", "-v", "keep:/keep", "busybox", "true")
+      let image = try await sandbox.inspect("busybox")
       #expect(image["RepoTags"] as? [String] == ["busybox:latest"])
-      #expect((try await berth.inspect("keep"))["Mountpoint"] as? String == berth.root + "/volumes/keep/_data")
+      #expect((try await sandbox.inspect("keep"))["Mountpoint"] as? String == sandbox.root + "/volumes/keep/_data")
 
-      let notContainer = try await berth.run("inspect", "--type", "container", "busybox")
+      let notContainer = try await sandbox.run("inspect", "--type", "container", "busybox")
       #expect(notContainer.code == 1 && notContainer.stdout == "[]\n", "\(notContainer)")
       #expect(notContainer.stderr == "Error: No such container: busybox\n")
-      let notImage = try await berth.run("image", "inspect", "box")
+      let notImage = try await sandbox.run("image", "inspect", "box")
       #expect(notImage.code == 1 && notImage.stderr == "Error: No such image: box\n", "\(notImage)")
 
       // Found objects are printed, and each missing name is an error.
-      let mixed = try await berth.run("inspect", "-f", "{{.Name}}", "box", "nope")
+      let mixed = try await sandbox.run("inspect", "-f", "{{.Name}}", "box", "nope")
       #expect(mixed.code == 1 && mixed.stdout == "/box\n", "\(mixed)")
       #expect(mixed.stderr == "Error: No such object: nope\n")
-      let badType = try await berth.run("inspect", "--type", "bogus", "box")
+      let badType = try await sandbox.run("inspect", "--type", "bogus", "box")
       #expect(badType.code == 1 && badType.stderr.contains("\"bogus\" is not a valid value for --type"), "\(badType)")
 
-      let sized = try await berth.ok("inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "box")
+      let sized = try await sandbox.ok("inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "box").stdout
       let numbers = sized.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
       #expect(numbers.count == 2 && numbers[1] > 1_000_000, "\(sized)")
     }

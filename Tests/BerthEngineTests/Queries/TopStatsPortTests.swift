@@ -3,53 +3,53 @@ import Foundation
 import Testing
 
 /// `berth top`, `berth stats` and `berth port` end to end.
-@Suite("top, stats, port", .queryContainers, .serialized)
+@Suite("top, stats, port", .engineSandbox, .serialized)
 struct TopStatsPortTests {
   @Test("top lists the container's processes, and only those")
   func top() async throws {
-    try await QuerySandbox.with { berth in
-      _ = try await berth.detached("--name", "topper", "busybox", "sleep", "100")
-      let pid = try await berth.ok("inspect", "-f", "{{.State.Pid}}", "topper").trimmingCharacters(in: .whitespacesAndNewlines)
-      let listing = try await berth.ok("top", "topper")
+    try await EngineSandbox.with { sandbox in
+      _ = try await sandbox.runDetached("--name", "topper", "busybox", "sleep", "100")
+      let pid = try await sandbox.ok("inspect", "-f", "{{.State.Pid}}", "topper").trimmed
+      let listing = try await sandbox.ok("top", "topper").stdout
       // docker's top table: columns at least twenty wide.
       #expect(listing.hasPrefix("UID                 PID                 PPID "), "\(listing)")
-      let rows = queryTable(listing)
+      let rows = tableRows(listing)
       #expect(rows.count == 1, "\(listing)")
       #expect(rows.first?["PID"] == pid)
       #expect(rows.first?["CMD"] == "sleep 100")
 
-      try await berth.ok("exec", "-d", "topper", "sleep", "50")
+      try await sandbox.ok("exec", "-d", "topper", "sleep", "50")
       var commands: [String] = []
       for _ in 0..<50 {
-        commands = queryTable(try await berth.ok("top", "topper", "-o", "pid,args")).compactMap { $0["COMMAND"] }
+        commands = tableRows(try await sandbox.ok("top", "topper", "-o", "pid,args").stdout).compactMap { $0["COMMAND"] }
         if commands.count == 2 { break }
         try await Task.sleep(nanoseconds: 100_000_000)
       }
       #expect(commands.sorted() == ["sleep 100", "sleep 50"], "\(commands)")
 
-      let id = try await berth.ok("create", "--name", "idle", "busybox", "true").trimmingCharacters(in: .whitespacesAndNewlines)
-      let stopped = try await berth.run("top", "idle")
+      let id = try await sandbox.ok("create", "--name", "idle", "busybox", "true").trimmed
+      let stopped = try await sandbox.run("top", "idle")
       #expect(stopped.code == 1 && stopped.stderr == "Error response from daemon: container \(id) is not running\n", "\(stopped)")
-      let missing = try await berth.run("top", "nope")
+      let missing = try await sandbox.run("top", "nope")
       #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
     }
   }
 
   @Test("stats --no-stream: the memory limit, usage, pids and a busy CPU")
   func stats() async throws {
-    try await QuerySandbox.with { berth in
+    try await EngineSandbox.with { sandbox in
       // 20 MiB in /dev/shm is charged to the container's memory (and is not page cache); the shell
       // waits for its sleep, so two processes run.
-      _ = try await berth.detached(
+      _ = try await sandbox.runDetached(
         "--name", "filled", "--memory", "64m", "busybox", "sh", "-c",
         "busybox dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=20 2>/dev/null; sleep 100 & wait")
-      _ = try await berth.detached("--name", "spinner", "busybox", "sh", "-c", "while :; do :; done")
-      try await berth.ok("create", "--name", "idle", "busybox", "true")
+      _ = try await sandbox.runDetached("--name", "spinner", "busybox", "sh", "-c", "while :; do :; done")
+      try await sandbox.ok("create", "--name", "idle", "busybox", "true")
       try await Task.sleep(nanoseconds: 500_000_000)
 
-      let output = try await berth.ok("stats", "--no-stream")
+      let output = try await sandbox.ok("stats", "--no-stream").stdout
       #expect(output.hasPrefix("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS"), "\(output)")
-      let rows = Dictionary(uniqueKeysWithValues: queryTable(output).map { ($0["NAME"] ?? "", $0) })
+      let rows = Dictionary(uniqueKeysWithValues: tableRows(output).map { ($0["NAME"] ?? "", $0) })
       #expect(rows.keys.sorted() == ["filled", "spinner"], "\(output)")
       let filled = rows["filled"] ?? [:]
       let memory = filled["MEM USAGE / LIMIT"] ?? ""
@@ -67,33 +67,33 @@ struct TopStatsPortTests {
       #expect(cpu > 2 && cpu > idleCPU + 1 && cpu <= Double(100 * ProcessInfo.processInfo.activeProcessorCount) + 1, "\(output)")
 
       // -a shows stopped containers with zeros; --format picks fields.
-      let everything = queryTable(try await berth.ok("stats", "--no-stream", "-a"))
+      let everything = tableRows(try await sandbox.ok("stats", "--no-stream", "-a").stdout)
       let idle = everything.first { $0["NAME"] == "idle" } ?? [:]
       #expect(idle["MEM USAGE / LIMIT"] == "0B / 0B" && idle["PIDS"] == "0", "\(everything)")
-      let formatted = try await berth.ok("stats", "--no-stream", "--format", "{{.Container}}: {{.PIDs}}", "filled")
+      let formatted = try await sandbox.ok("stats", "--no-stream", "--format", "{{.Container}}: {{.PIDs}}", "filled").stdout
       #expect(formatted == "filled: 2\n")
-      let json = try await berth.ok("stats", "--no-stream", "--format", "json", "filled")
+      let json = try await sandbox.ok("stats", "--no-stream", "--format", "json", "filled").stdout
       let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String]
       #expect(object?["Name"] == "filled" && object?["MemUsage"]?.hasSuffix("/ 64MiB") == true, "\(json)")
 
-      let missing = try await berth.run("stats", "--no-stream", "nope")
+      let missing = try await sandbox.run("stats", "--no-stream", "nope")
       #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
     }
   }
 
   @Test("port: nothing is published")
   func port() async throws {
-    try await QuerySandbox.with { berth in
-      _ = try await berth.detached("--name", "server", "busybox", "sleep", "100")
-      let all = try await berth.run("port", "server")
+    try await EngineSandbox.with { sandbox in
+      _ = try await sandbox.runDetached("--name", "server", "busybox", "sleep", "100")
+      let all = try await sandbox.run("port", "server")
       #expect(all.code == 0 && all.stdout.isEmpty && all.stderr.isEmpty, "\(all)")
-      let tcp = try await berth.run("port", "server", "80")
+      let tcp = try await sandbox.run("port", "server", "80")
       #expect(tcp.code == 1 && tcp.stderr == "Error: No public port '80/tcp' published for server\n", "\(tcp)")
-      let udp = try await berth.run("port", "server", "53/udp")
+      let udp = try await sandbox.run("port", "server", "53/udp")
       #expect(udp.code == 1 && udp.stderr == "Error: No public port '53/udp' published for server\n", "\(udp)")
-      let bad = try await berth.run("port", "server", "eighty")
+      let bad = try await sandbox.run("port", "server", "eighty")
       #expect(bad.code == 1 && !bad.stderr.contains("published"), "\(bad)")
-      let missing = try await berth.run("port", "nope")
+      let missing = try await sandbox.run("port", "nope")
       #expect(missing.code == 1 && missing.stderr.contains("No such container: nope"), "\(missing)")
     }
   }

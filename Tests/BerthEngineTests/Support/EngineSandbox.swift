@@ -1,3 +1,4 @@
+import BerthEngine
 import BerthOS
 import BerthTestSupport
 import CLinux
@@ -13,8 +14,11 @@ struct EngineOutcome: Sendable, CustomStringConvertible {
   var arguments: [String]
   /// nil when the harness killed the command after its time limit.
   var status: BerthOS.ExitStatus?
-  var stdout: String
+  /// stdout as written (a tar stream need not be text).
+  var stdoutBytes: [UInt8]
   var stderr: String
+
+  var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
 
   /// The shell's view of the status (128 + signal); -1 after a timeout.
   var code: Int32 { status?.shellCode ?? -1 }
@@ -39,7 +43,8 @@ struct EngineCommandFailed: Error, CustomStringConvertible {
 ///
 /// ``with(_:)`` gives each test a fresh sandbox; at the end it removes what the test left with
 /// the engine's own `rm -f -v`, then checks that nothing of any container is left anywhere on
-/// the host (``leftovers()``), and deletes the directory.
+/// the host (``leftovers()``), and deletes the directory. Commands run in ``scratch``, so that
+/// relative paths in them name the test's files.
 final class EngineSandbox: @unchecked Sendable {
   /// Where SwiftPM put the test bundle (a file on Linux) and the package's executables.
   static let productsDirectory: String = {
@@ -131,7 +136,8 @@ final class EngineSandbox: @unchecked Sendable {
   func run(
     _ arguments: [String], input: [UInt8] = [], environment extra: [String] = [], timeout: Double = 60
   ) async throws -> EngineOutcome {
-    try await Self.runProgram(Self.berth, arguments, environment: environment + extra, input: input, timeout: timeout)
+    try await Self.runProgram(
+      Self.berth, arguments, environment: environment + extra, input: input, timeout: timeout, directory: scratch)
   }
 
   func run(_ arguments: String..., input: [UInt8] = []) async throws -> EngineOutcome {
@@ -154,23 +160,51 @@ final class EngineSandbox: @unchecked Sendable {
   }
 
   /// `berth run -d ARGS`: the new container's full ID.
-  func runDetached(_ arguments: String...) async throws -> String {
+  @discardableResult
+  func runDetached(_ arguments: [String]) async throws -> String {
     try await ok(["run", "-d"] + arguments).trimmed
   }
 
-  /// Runs any program with this sandbox's environment.
+  @discardableResult
+  func runDetached(_ arguments: String...) async throws -> String {
+    try await runDetached(arguments)
+  }
+
+  /// `inspect NAME` as one JSON object.
+  func inspect(_ name: String) async throws -> [String: Any] {
+    let text = try await ok("inspect", name).stdout
+    guard let array = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], array.count == 1 else {
+      throw BerthError(.invalidState, "inspect \(name) did not print one object: \(text)")
+    }
+    return array[0]
+  }
+
+  /// Waits until `inspect -f TEMPLATE NAME` prints `expected` (at most `seconds`).
+  func waitFor(_ name: String, _ template: String, toBe expected: String, seconds: Double = 10) async throws {
+    var last = ""
+    let reached = try await eventually(seconds) {
+      last = try await ok("inspect", "-f", template, name).trimmed
+      return last == expected
+    }
+    if !reached {
+      throw BerthError(.invalidState, "\(name): \(template) is \(quoted(last)), not \(quoted(expected)), after \(seconds) s")
+    }
+  }
+
+  /// Runs any program with this sandbox's environment (in `directory` when given).
   static func runProgram(
-    _ path: String, _ arguments: [String], environment: [String], input: [UInt8] = [], timeout: Double = 60
+    _ path: String, _ arguments: [String], environment: [String], input: [UInt8] = [], timeout: Double = 60,
+    directory: String? = nil
   ) async throws -> EngineOutcome {
     try await withCheckedThrowingContinuation { continuation in
       let thread = Thread {
         do {
           let result = try Subprocess.run(
             path, args: [path] + arguments, env: environment, input: input,
-            timeoutNanoseconds: UInt64(timeout * 1e9))
+            timeoutNanoseconds: UInt64(timeout * 1e9), cwd: directory)
           continuation.resume(returning: EngineOutcome(
             arguments: arguments, status: result.timedOut ? nil : result.status,
-            stdout: String(decoding: result.output, as: UTF8.self), stderr: String(decoding: result.error, as: UTF8.self)))
+            stdoutBytes: result.output, stderr: String(decoding: result.error, as: UTF8.self)))
         } catch {
           continuation.resume(throwing: error)
         }
@@ -201,6 +235,8 @@ final class EngineSandbox: @unchecked Sendable {
   }
   /// Containers whose directory exists.
   var containerDirectories: [String] { (try? FS.list(containersDirectory)) ?? [] }
+  /// Mount points at or below the sandbox's directory.
+  var mountPoints: [String] { HostScan.mountPoints(under: directory) }
   var volumeNames: [String] { ((try? FS.list(root + "/volumes")) ?? []).filter { !$0.hasPrefix(".") && !$0.hasSuffix(".lock") } }
   /// Every container ever made in this sandbox (seen by inotify, so those that came and went
   /// within one command count too).
@@ -233,7 +269,8 @@ final class EngineSandbox: @unchecked Sendable {
   }
 
   /// Everything of this sandbox's containers still on the host: rows, directories, mounts,
-  /// monitors and container processes, cgroups, run-root entries.
+  /// monitors and container processes, cgroups, run-root entries, and a run root the engine
+  /// made of its own accord (it must take the sandbox's).
   func leftovers() async -> [String] {
     var found: [String] = []
     let ids = seenIDs
@@ -241,7 +278,7 @@ final class EngineSandbox: @unchecked Sendable {
       found.append("ps -a lists \(listed.lines)")
     }
     if !containerDirectories.isEmpty { found.append("\(containersDirectory) holds \(containerDirectories)") }
-    for mount in HostScan.mountPoints(under: directory) { found.append("mounted: \(mount)") }
+    for mount in mountPoints { found.append("mounted: \(mount)") }
     for process in HostScan.processes() where !process.zombie && process.commandLine.contains(directory) {
       found.append("process \(process.pid): \(process.commandLine)")
     }
@@ -252,6 +289,8 @@ final class EngineSandbox: @unchecked Sendable {
       let paths = [runRoot + "/" + id, runRoot + "/locks/" + id] + runtimes.map { runRoot + "/runtime/\($0)/\(id)" }
       for path in paths where FS.exists(path) { found.append("run root entry \(path)") }
     }
+    let ownRunRoot = EngineLayout.hashedRunRoot(for: root)
+    if FS.exists(ownRunRoot) { found.append("a run root the engine chose: \(ownRunRoot)") }
     return found
   }
 

@@ -1,15 +1,14 @@
-import BerthOS
-
 /// This process's mounts, from /proc/self/mountinfo: whether something is mounted at (or
 /// below) a path. A bind mount of a directory on its own file system keeps the same st_dev,
 /// so comparing devices cannot tell; mountinfo can.
 public enum MountTable {
   /// The mount points, unescaped ("\040" is a space), in mount order.
   public static func mountPoints() throws -> [String] {
-    let text = try FS.readText("/proc/self/mountinfo")
-    return text.split(separator: "\n").compactMap { line in
+    // Split on bytes, not Characters: grapheme breaking a long table is slow.
+    let table = try FS.read("/proc/self/mountinfo")
+    return table.split(separator: UInt8(ascii: "\n")).compactMap { line in
       // id parent major:minor root mount-point options …
-      let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
+      let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
       guard fields.count >= 5 else { return nil }
       return unescape(fields[4])
     }
@@ -26,11 +25,12 @@ public enum MountTable {
     return try mountPoints().filter { $0 == target || $0.hasPrefix(target + "/") }
   }
 
-  /// Undoes the kernel's octal escapes of space, tab, newline and backslash.
-  static func unescape(_ field: Substring) -> String {
-    guard field.contains("\\") else { return String(field) }
+  /// Undoes the kernel's octal escapes of space, tab, newline and backslash in a mountinfo
+  /// field.
+  public static func unescape(_ field: some Collection<UInt8>) -> String {
+    let utf8 = Array(field)
+    guard utf8.contains(UInt8(ascii: "\\")) else { return String(decoding: utf8, as: UTF8.self) }
     var bytes: [UInt8] = []
-    let utf8 = Array(field.utf8)
     var index = 0
     while index < utf8.count {
       if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count {
