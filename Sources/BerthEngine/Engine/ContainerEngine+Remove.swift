@@ -47,13 +47,16 @@ extension ContainerEngine {
     if OverlayMount.isMounted(layout.rootfs(record.id)) {
       throw BerthError(.invalidState, "the root filesystem of \(record.shortID) is still mounted at \(layout.rootfs(record.id))")
     }
-    try await volumes.release(container: record.id)
+    let released = try await volumes.release(container: record.id)
     try? FS.removeTree(layout.containerRun(record.id))
     try FS.removeTree(layout.container(record.id))
     try containers.delete(record.id)
     unlink(layout.containerLock(record.id))
     if removeVolumes {
-      for name in record.anonymousVolumes {
+      // The record's list, and any anonymous volume it used that the list missed (a create
+      // killed between making the volume and saving the record).
+      let anonymous = released.filter { (try? volumes.get($0).anonymous) == true }
+      for name in Set(record.anonymousVolumes + anonymous) {
         // A volume another container took up (--volumes-from) stays.
         try? await volumes.remove(name, force: false)
       }
