@@ -1,3 +1,5 @@
+import CLinux
+
 /// This process's mounts, from /proc/self/mountinfo: whether something is mounted at (or
 /// below) a path. A bind mount of a directory on its own file system keeps the same st_dev,
 /// so comparing devices cannot tell; mountinfo can.
@@ -14,9 +16,15 @@ public enum MountTable {
     }
   }
 
+  /// Whether something is mounted at `path`. The kernel answers for the path itself (statx)
+  /// without the whole table, which grows by a line per container; older kernels read it.
   public static func isMountPoint(_ path: String) throws -> Bool {
     let target = Path.clean(path)
-    return try mountPoints().contains(target)
+    switch berth_is_mount_root(target) {
+    case 1: return true
+    case 0: return false
+    default: return try mountPoints().contains(target)
+    }
   }
 
   /// The mount points at `path` or below it.

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -156,6 +157,13 @@ int berth_memfd_create(const char *name, unsigned int flags) {
 int berth_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
 
 // ---- files ------------------------------------------------------------------------------
+
+int berth_is_mount_root(const char *path) {
+  struct statx info;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &info) != 0) return -1;
+  if (!(info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return -1;
+  return (info.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+}
 
 int berth_statfs_type(const char *path, uint64_t *type) {
   struct statfs info;

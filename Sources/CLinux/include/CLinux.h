@@ -150,6 +150,9 @@ ssize_t berth_recv_fds(int sock, int *fds, int max, int *count, void *data, size
 // ---- files: <sys/vfs.h> and <sys/xattr.h>, which Swift's Glibc module lacks ---------------
 /// statfs(2) / fstatfs(2): the file system's type (f_type, its magic number) into *type.
 int berth_statfs_type(const char *path, uint64_t *type);
+/// 1 when `path` is the root of a mount, 0 when not, -1 when the kernel cannot say (statx's
+/// STATX_ATTR_MOUNT_ROOT, Linux 5.8) or on error.
+int berth_is_mount_root(const char *path);
 int berth_fstatfs_type(int fd, uint64_t *type);
 /// copy_file_range(2) from and to both files' own offsets.
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t length);
