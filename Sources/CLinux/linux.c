@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -433,73 +434,90 @@ int berth_sig_max(void) { return NSIG - 1; }
 
 // ---- spawning ---------------------------------------------------------------------------
 
+struct berth_spawn_request {
+  const char *path;
+  char *const *argv;
+  char *const *envp;
+  const int *fd_map;
+  int fd_map_count;
+  int max_target;
+  const char *cwd;
+  int new_session;
+  int err;  // written by the child, which shares the parent's memory (CLONE_VM)
+};
+
+// The child: async-signal-safe calls only. It runs on its own stack while the parent waits
+// (CLONE_VFORK) until it has exec'd or exited.
+static int berth_spawn_child(void *argument) {
+  struct berth_spawn_request *request = argument;
+  int err = 0;
+  // Move every source above all targets first, so that no dup2 clobbers a later source.
+  int moved[64];
+  int n = request->fd_map_count < 64 ? request->fd_map_count : 64;
+  for (int i = 0; i < n && !err; i++) {
+    moved[i] = fcntl(request->fd_map[2 * i], F_DUPFD_CLOEXEC, request->max_target + 1);
+    if (moved[i] < 0) err = errno;
+  }
+  for (int i = 0; i < n && !err; i++) {
+    if (dup2(moved[i], request->fd_map[2 * i + 1]) < 0) err = errno;
+  }
+  if (!err) {
+    // Everything else above stderr is closed at exec; the targets stay open.
+    syscall(SYS_close_range, 3, ~0U, BERTH_CLOSE_RANGE_CLOEXEC);
+    for (int i = 0; i < n; i++)
+      if (request->fd_map[2 * i + 1] > 2) fcntl(request->fd_map[2 * i + 1], F_SETFD, 0);
+  }
+  if (!err && request->new_session && setsid() < 0) err = errno;
+  if (!err && request->cwd && chdir(request->cwd) < 0) err = errno;
+  if (!err) {
+    // No CLONE_SIGHAND: these are the child's own dispositions, not the parent's.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(request->path, request->argv, request->envp);
+    err = errno;
+  }
+  request->err = err;
+  _exit(127);
+}
+
+// A vfork-style clone (as glibc's posix_spawn): the parent's page tables are not copied,
+// which a plain fork of the ~100 MB engine spends milliseconds on.
 pid_t berth_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *fd_map, int fd_map_count, const char *cwd, int new_session) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) < 0) return -1;
-  int max_target = 2;
+  struct berth_spawn_request request = {
+    .path = path, .argv = argv, .envp = envp, .fd_map = fd_map, .fd_map_count = fd_map_count,
+    .max_target = 2, .cwd = cwd, .new_session = new_session, .err = 0,
+  };
   for (int i = 0; i < fd_map_count; i++)
-    if (fd_map[2 * i + 1] > max_target) max_target = fd_map[2 * i + 1];
+    if (fd_map[2 * i + 1] > request.max_target) request.max_target = fd_map[2 * i + 1];
+
+  const size_t stack_size = 256 * 1024;
+  char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
 
   sigset_t old;
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child before exec
-  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid == 0) {
-    // Child: async-signal-safe calls only.
-    int err = 0;
-    // Move every source above all targets first, so that no dup2 clobbers a later source.
-    int moved[64];
-    int n = fd_map_count < 64 ? fd_map_count : 64;
-    for (int i = 0; i < n && !err; i++) {
-      moved[i] = fcntl(fd_map[2 * i], F_DUPFD_CLOEXEC, max_target + 1);
-      if (moved[i] < 0) err = errno;
-    }
-    for (int i = 0; i < n && !err; i++) {
-      if (dup2(moved[i], fd_map[2 * i + 1]) < 0) err = errno;
-    }
-    if (!err) {
-      // Everything else above stderr is closed at exec; the targets stay open.
-      syscall(SYS_close_range, 3, ~0U, BERTH_CLOSE_RANGE_CLOEXEC);
-      for (int i = 0; i < n; i++)
-        if (fd_map[2 * i + 1] > 2) fcntl(fd_map[2 * i + 1], F_SETFD, 0);
-    }
-    if (!err && new_session && setsid() < 0) err = errno;
-    if (!err && cwd && chdir(cwd) < 0) err = errno;
-    if (!err) {
-      struct sigaction dfl;
-      memset(&dfl, 0, sizeof(dfl));
-      dfl.sa_handler = SIG_DFL;
-      for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
-      }
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, NULL);
-      execve(path, argv, envp);
-      err = errno;
-    }
-    ssize_t ignored = write(report[1], &err, sizeof(err));
-    (void)ignored;
-    _exit(127);
-  }
+  pid_t pid = clone(berth_spawn_child, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
   int saved_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  close(report[1]);
+  munmap(stack, stack_size);
   if (pid < 0) {
-    close(report[0]);
     errno = saved_errno;
     return -1;
   }
-  int child_err = 0;
-  ssize_t got;
-  do { got = read(report[0], &child_err, sizeof(child_err)); } while (got < 0 && errno == EINTR);
-  close(report[0]);
-  if (got == (ssize_t)sizeof(child_err)) {
+  if (request.err) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    errno = child_err;
+    errno = request.err;
     return -1;
   }
   return pid;

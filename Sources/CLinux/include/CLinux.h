@@ -208,7 +208,8 @@ int berth_sig_max(void);
 /// functions. `fd_map` holds pairs (source, target): in the child each source is dup2'd to
 /// its target; every other descriptor above 2 is closed. `cwd` may be NULL. When `setsid`
 /// is non-zero the child starts a new session. Returns the child's pid, or -1 with errno
-/// (including the errno of a failed exec in the child, reported through a CLOEXEC pipe).
+/// (including the errno of a failed exec in the child). The child shares the caller's memory
+/// until it execs (CLONE_VM | CLONE_VFORK), as posix_spawn's does.
 pid_t berth_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *fd_map, int fd_map_count, const char *cwd, int setsid);
 
