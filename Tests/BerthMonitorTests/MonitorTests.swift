@@ -325,36 +325,45 @@ struct MonitorTests {
   @Test("during the back-off STATE/state says restarting (the last run's pid, start and count), then running")
   func restartingState() async throws {
     try await withMonitorSandbox { sb in
-      // Runs and creates take half a second: long enough for the poll to see every line.
-      let c = try sb.container(args: ["sh", "-c", "echo run; sleep 0.5; exit 1"])
-      c.options.runtime = try sb.runtimeWrapper("slow-runtime", script: #"[ "$COMMAND" = create ] && sleep 0.5"#)
+      // Each run waits for /release in its rootfs, each re-create for a go-N file: the test
+      // sees every state line, however busy the machine, and then lets the monitor go on.
+      let c = try sb.container(args: ["sh", "-c", "echo run; while [ ! -e /release ]; do sleep 0.02; done; rm /release; exit 1"])
+      c.options.runtime = try sb.runtimeWrapper("gated-runtime", script: """
+        if [ "$COMMAND" = create ]; then
+          echo x >> \(c.dir)/creates
+          n=$(wc -l < \(c.dir)/creates)
+          while [ "$n" -ge 2 ] && [ ! -e \(c.dir)/go-$n ] && [ -d \(c.dir) ]; do sleep 0.02; done
+        fi
+        """)
       c.options.restart = "on-failure"
       c.options.restartMax = 3
       let (monitor, firstPid) = try await sb.launch(c)
       var lines: [[String]] = []
-      var seenRestartingWithExit = false
-      _ = await eventually(timeout: 60) {
-        let exitExists = FileManager.default.fileExists(atPath: c.state("exit"))
-        let fields = c.stateFields
-        if lines.last != fields { lines.append(fields) }
-        if fields.first == "restarting" && exitExists { seenRestartingWithExit = true }
-        return !monitor.isRunning
+      for run in 0...3 {
+        let sawRunning = await eventually(timeout: 60) { c.stateFields.first == "running" && c.stateFields.last == "\(run)" }
+        try #require(sawRunning, "run \(run): \(c.stateFields)")
+        lines.append(c.stateFields)
+        try FS.write(c.bundle + "/rootfs/release", "")
+        if run == 3 { break }
+        let sawRestarting = await eventually(timeout: 60) {
+          c.stateFields.first == "restarting" && c.stateFields.last == "\(run)"
+            && FileManager.default.fileExists(atPath: c.state("exit"))
+        }
+        try #require(sawRestarting, "after run \(run): \(c.stateFields)")
+        lines.append(c.stateFields)
+        try FS.write(c.dir + "/go-\(run + 2)", "")
       }
       #expect(await monitor.waitExit() == 0)
-      #expect(seenRestartingWithExit, "\(lines)")
-      #expect(lines.allSatisfy { $0.count == 4 && ["running", "restarting"].contains($0[0]) && isRFC3339Nano($0[2]) }, "\(lines)")
-      let running = Dictionary(lines.filter { $0.first == "running" }.map { ($0[3], $0) }, uniquingKeysWith: { first, _ in first })
-      let restarting = lines.filter { $0.first == "restarting" }
+      #expect(lines.allSatisfy { $0.count == 4 && isRFC3339Nano($0[2]) }, "\(lines)")
       #expect(lines.map { "\($0[0]) \($0[3])" } == [
         "running 0", "restarting 0", "running 1", "restarting 1", "running 2", "restarting 2", "running 3",
       ], "\(lines)")
       // A restarting line is the last run's line with another word.
-      for line in restarting {
-        guard let run = running[line[3]] else { continue }
-        #expect(Array(line.dropFirst()) == Array(run.dropFirst()), "\(line) after \(run)")
+      for index in stride(from: 1, to: lines.count, by: 2) {
+        #expect(Array(lines[index].dropFirst()) == Array(lines[index - 1].dropFirst()), "\(lines[index]) after \(lines[index - 1])")
       }
-      #expect(running["0"]?[1] == "\(firstPid)")
-      #expect(Set(running.values.map { $0[1] }).count == 4, "each run has its own pid: \(lines)")
+      #expect(lines[0][1] == "\(firstPid)")
+      #expect(Set(stride(from: 0, to: lines.count, by: 2).map { lines[$0][1] }).count == 4, "each run has its own pid: \(lines)")
       #expect(c.stateFields.first == "running")
       #expect(c.stateFields.last == "3")
       #expect(c.exitFields.first == "1")
@@ -391,8 +400,8 @@ struct MonitorTests {
           echo x >> \(c.dir)/creates
           n=$(wc -l < \(c.dir)/creates)
           if [ "$n" -eq 2 ]; then echo "first line" >&2; echo "planned failure" >&2; exit 1; fi
-          # The next attempt takes a while: STATE/error and the exit 127 stay long enough to be seen.
-          [ "$n" -eq 3 ] && sleep 1
+          # The next attempt waits until the test has seen STATE/error and the exit 127.
+          while [ "$n" -eq 3 ] && [ ! -e \(c.dir)/go ] && [ -d \(c.dir) ]; do sleep 0.02; done
         fi
         """)
       c.options.restart = "on-failure"
@@ -403,8 +412,9 @@ struct MonitorTests {
       _ = await eventually(timeout: 60) {
         if readText(c.state("error")) == "planned failure\n" { sawError = true }
         if c.exitFields.first == "127" { sawFailedExit = true }
-        return !monitor.isRunning
+        return sawError && sawFailedExit
       }
+      try FS.write(c.dir + "/go", "")
       #expect(await monitor.waitExit() == 0)
       #expect(sawError && sawFailedExit, "error: \(sawError), exit 127: \(sawFailedExit)")
       #expect(try c.logEntries().map { $0["log"] ?? "" } == ["run\n", "run\n"], "runs 1 and 3; attempt 2 failed")
