@@ -779,6 +779,8 @@ final class Monitor {
   // MARK: - Exit, restart, the end
 
   private func containerDidExit() {
+    // FinishedAt is when it ended, not when the runtime's delete (slow on a busy host) is done.
+    let finished = WallTime.now()
     containerExited = false
     let code = shellCode(ofWaitStatus: containerStatus)
     drainOutput()
@@ -790,11 +792,11 @@ final class Monitor {
     let oomKilled = oomKills() > oomBaseline
     _ = runRuntime(["delete", "--force", config.id], containerStdio: false)
     containerPid = -1
-    runEnded(code: code, oomKilled: oomKilled)
+    runEnded(code: code, oomKilled: oomKilled, finished: finished)
   }
 
   /// Records a run's end (STATE/exit, exit frames), then restarts or finishes by policy.
-  private func runEnded(code: Int, oomKilled: Bool) {
+  private func runEnded(code: Int, oomKilled: Bool, finished: WallTime = WallTime.now()) {
     let again = shouldRestart(code: code)
     // The state line goes in before `exit`: the engine never sees an exited container that is
     // about to be restarted, nor a restarting one that is done.
@@ -802,7 +804,7 @@ final class Monitor {
     var record: [UInt8] = []
     record.append(decimal: code)
     record.append(UInt8(ascii: " "))
-    appendRFC3339Nano(&record, WallTime.now())
+    appendRFC3339Nano(&record, finished)
     record.append(oomKilled ? " 1\n" : " 0\n")
     writeFileAtomically(config.statePath("exit"), record)
 

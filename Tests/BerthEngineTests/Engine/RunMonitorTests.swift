@@ -103,7 +103,8 @@ struct RunMonitorTests {
       let exit = try #require(sandbox.stateText(id, "exit")?.split(separator: " "))
       let finished = try DockerTime.parse(String(exit[1]))
       let took = Double(finished.seconds - asked.seconds) + Double(finished.nanoseconds - asked.nanoseconds) / 1e9
-      #expect(took >= 0.9 && took < 5, "killed \(took) s after the stop")
+      // Docker's default would be 10 s; a busy host may add a few to the CLI's start and the kill.
+      #expect(took >= 0.9 && took < 9, "killed \(took) s after the stop")
     }
   }
 
