@@ -868,8 +868,11 @@ final class Monitor {
   private func finish() -> Never {
     // A back-off cut short: `state` describes the last run again, beside its `exit`.
     if stateSaysRestarting { writeState(restarting: false) }
+    // Those that read the exit frame; kept (and their sockets open) past the flush below,
+    // which drops clients that have nothing left to receive.
+    let told = clients.filter { $0.phase == .closing && !$0.dead }
     flushClients(deadlineMilliseconds: 5000)
-    if !config.exitArgs.isEmpty { waitForClientsToHangUp(deadlineMilliseconds: 3000) }
+    if !config.exitArgs.isEmpty { waitForHangUp(of: told, deadlineMilliseconds: 3000) }
     clients = []
     closeFD(&listenFD)
     removeFile(config.socket)
@@ -883,11 +886,11 @@ final class Monitor {
   /// hangs up and removes the container itself, which is quicker than an exit command
   /// starting another `berth`. So attached clients get a moment to hang up before the
   /// monitor claims; a killed CLI hangs up at once, a stuck one is not waited for long.
-  private func waitForClientsToHangUp(deadlineMilliseconds: Int64) {
+  private func waitForHangUp(of told: [Client], deadlineMilliseconds: Int64) {
     let deadline = monotonicNow() + deadlineMilliseconds * 1_000_000
     var buffer = [UInt8](repeating: 0, count: 512)
     while true {
-      let attached = clients.filter { $0.phase == .attached && !$0.dead }
+      let attached = told.filter { !$0.dead }
       let now = monotonicNow()
       if attached.isEmpty || now >= deadline { return }
       var fds = attached.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
