@@ -11,9 +11,10 @@
 #
 # berth-runtime is linked fully statically (its own scratch path, .build-static): no dynamic
 # loader and no shared libraries to map saves about 0.7 ms on every container start (measured
-# here: 0.9 ms against 1.8 ms for `--version`). berth, berth-monitor (Embedded Swift) and
-# berth-init (C, no libc) are built in the default scratch path, .build, which
-# benchmarks/pull.sh shares, so neither rebuilds what the other built.
+# here: 0.9 ms against 1.8 ms for `--version`). berth is linked with the static Swift stdlib
+# and Foundation (its own scratch path, .build-berth): about 10 ms less of dynamic linking at
+# every command (BENCHMARKS.md). berth-monitor (Embedded Swift) and berth-init (C, no libc) are
+# built in the default scratch path, .build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -38,6 +39,8 @@ for product in "${products[@]}"; do
   if [ "$product" = berth-runtime ]; then
     args=(--scratch-path .build-static -Xswiftc -static-executable
       -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+  elif [ "$product" = berth ]; then
+    args=(--scratch-path .build-berth --static-swift-stdlib)
   else
     args=()
   fi
@@ -55,6 +58,8 @@ for product in "${products[@]}"; do
   done
   if [ "$product" = berth-runtime ]; then
     place .build-static/release/berth-runtime berth-runtime
+  elif [ "$product" = berth ]; then
+    place .build-berth/release/berth berth
   else
     place ".build/release/$product" "$product"
   fi
