@@ -29,13 +29,8 @@ extension ContainerEngine {
   /// database row goes last, so `ps -a` shows a container until nothing of it is left.
   func discard(_ record: ContainerRecord, files: MonitorFiles, removeVolumes: Bool) async throws {
     let mayStillRun = files.read().isRunning
-    if let monitor = files.liveMonitor() {
-      // Created and waiting for `start`, or finishing: it has nothing left to do.
-      if !ProcessWatch.waitForExit(monitor, seconds: 0.5) {
-        Glibc.kill(monitor, SIGKILL)
-        _ = ProcessWatch.waitForExit(monitor, seconds: 5)
-      }
-    }
+    // Created and waiting for `start`, or finishing: it has nothing left to do.
+    endMonitor(files, grace: 0.5, killWait: 5)
     if runtimeHasState(record) {
       let result = try runtime(record, ["delete", "--force", record.id])
       if !result.ok && runtimeHasState(record) {

@@ -62,12 +62,7 @@ extension ContainerEngine {
   /// What a previous run left: a monitor still finishing (give it a moment, then end it),
   /// the runtime's state after a crash or reboot.
   func settlePreviousRun(_ record: ContainerRecord, files: MonitorFiles) async throws {
-    if let monitor = files.liveMonitor() {
-      if !ProcessWatch.waitForExit(monitor, seconds: 2) {
-        Glibc.kill(monitor, SIGKILL)
-        _ = ProcessWatch.waitForExit(monitor, seconds: 2)
-      }
-    }
+    endMonitor(files, grace: 2, killWait: 2)
     if runtimeHasState(record) { try runtime(record, ["delete", "--force", record.id]) }
   }
 

@@ -149,10 +149,7 @@ extension ContainerEngine {
 
   /// A monitor that does not finish in time: killed, and its work done here.
   func abandonMonitor(_ record: ContainerRecord, files: MonitorFiles) throws {
-    if let monitor = files.liveMonitor() {
-      Glibc.kill(monitor, SIGKILL)
-      _ = ProcessWatch.waitForExit(monitor, seconds: 5)
-    }
+    endMonitor(files, grace: 0, killWait: 5)
     let state = files.read()
     if state.pid > 0 { Glibc.kill(state.pid, SIGKILL) }
     try recordUnsupervisedExit(record, files: files)

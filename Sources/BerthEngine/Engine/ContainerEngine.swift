@@ -55,6 +55,15 @@ public final class ContainerEngine: Sendable {
     return (result.status == .exited(0), message)
   }
 
+  /// Ends the container's monitor if it still runs: `grace` seconds to finish on its own
+  /// (none when 0), then SIGKILL and up to `killWait` seconds for it to go.
+  func endMonitor(_ files: MonitorFiles, grace: Double, killWait: Double) {
+    guard let monitor = files.liveMonitor() else { return }
+    if grace > 0 && ProcessWatch.waitForExit(monitor, seconds: grace) { return }
+    Glibc.kill(monitor, SIGKILL)
+    _ = ProcessWatch.waitForExit(monitor, seconds: killWait)
+  }
+
   /// Whether the runtime still holds state for this container (a crash or a reboot left it).
   func runtimeHasState(_ record: ContainerRecord) -> Bool {
     FS.exists(layout.runtimeRoot(record.runtimeName) + "/" + record.id)
