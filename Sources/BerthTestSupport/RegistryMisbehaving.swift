@@ -147,3 +147,17 @@ public final class MisbehavingRegistry: Sendable {
     return .registryError(404, code: "NOT_FOUND", message: "no route for \(request.method) \(request.path)")
   }
 }
+
+/// A ``MisbehavingRegistry`` stopped after `body`, whatever happens.
+@discardableResult
+public func withMisbehavingRegistry<T>(_ body: (MisbehavingRegistry) async throws -> T) async throws -> T {
+  let registry = try await MisbehavingRegistry.start()
+  do {
+    let result = try await body(registry)
+    await registry.stop()
+    return result
+  } catch {
+    await registry.stop()
+    throw error
+  }
+}

@@ -2,7 +2,7 @@ import Foundation
 
 /// A table as berth prints it (columns aligned, at least three spaces apart): one dictionary
 /// per row, by header. Cells are cut at the header's column starts.
-func tableRows(_ text: String) -> [[String: String]] {
+public func tableRows(_ text: String) -> [[String: String]] {
   let lines = text.split(separator: "\n").map { Array($0) }
   guard let header = lines.first else { return [] }
   var starts: [Int] = []
@@ -20,7 +20,8 @@ func tableRows(_ text: String) -> [[String: String]] {
   }
 }
 
-/// Splits a table line (columns padded with at least two spaces) into its cells.
-func tableCells(_ line: String) -> [String] {
+/// Splits a table line (columns padded with at least two spaces) into its cells; empty cells
+/// are dropped.
+public func tableCells(_ line: String) -> [String] {
   line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }

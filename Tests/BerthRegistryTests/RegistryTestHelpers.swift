@@ -114,16 +114,3 @@ extension ImageReference {
   }
 }
 
-/// A ``MisbehavingRegistry`` stopped after `body`.
-@discardableResult
-func withMisbehavingRegistry<T>(_ body: (MisbehavingRegistry) async throws -> T) async throws -> T {
-  let registry = try await MisbehavingRegistry.start()
-  do {
-    let result = try await body(registry)
-    await registry.stop()
-    return result
-  } catch {
-    await registry.stop()
-    throw error
-  }
-}

@@ -1,4 +1,5 @@
 import BerthOS
+import BerthTestSupport
 import Foundation
 import Testing
 

@@ -195,29 +195,6 @@ func dockerHumanSize(_ bytes: Int64) -> String {
   return String(format: "%.3g", value) + units[unit]
 }
 
-/// Splits a table line printed with padding ≥ 3 into its cells.
-func tableCells(_ line: String) -> [String] {
-  var cells: [String] = []
-  var current = ""
-  var spaces = 0
-  for character in line {
-    if character == " " {
-      spaces += 1
-      continue
-    }
-    if spaces >= 2 {
-      cells.append(current)
-      current = ""
-    } else if spaces == 1 {
-      current += " "
-    }
-    spaces = 0
-    current.append(character)
-  }
-  if !current.isEmpty { cells.append(current) }
-  return cells
-}
-
 /// A loopback port nothing listens on (bound, then closed).
 func closedLoopbackPort() throws -> Int {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -37,20 +37,6 @@ extension Trait where Self == SharedRegistryTrait {
   static var sharedRegistry: Self { SharedRegistryTrait() }
 }
 
-/// A ``MisbehavingRegistry`` stopped after `body`, whatever happens.
-@discardableResult
-func withMisbehavingRegistry<T>(_ body: (MisbehavingRegistry) async throws -> T) async throws -> T {
-  let registry = try await MisbehavingRegistry.start()
-  do {
-    let result = try await body(registry)
-    await registry.stop()
-    return result
-  } catch {
-    await registry.stop()
-    throw error
-  }
-}
-
 /// A unique repository name for one test: "prefix-<random>".
 func uniqueName(_ prefix: String) -> String {
   "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
