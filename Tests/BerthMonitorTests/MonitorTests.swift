@@ -291,10 +291,10 @@ struct MonitorTests {
       try #require(times.count >= 5)
       let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
       for (index, gap) in gaps.prefix(4).enumerated() {
-        // Each wait is at least 100 ms × 2^n (plus the runtime's delete, create and start).
+        // Each wait is at least 100 ms × 2^n (plus the runtime's delete, create and start). Only
+        // lower bounds: on a loaded CI machine one restart's overhead alone can pass a second.
         #expect(gap >= 0.1 * pow(2, Double(index)) * 0.98, "gap \(index): \(gap) s, all: \(gaps)")
       }
-      #expect(gaps[3] > gaps[0], "\(gaps)")
       #expect(c.stateFields.first == "running", "a back-off cut short leaves the last run's line: \(c.stateFields)")
       #expect(c.stateFields.last == "\(times.count - 1)")
     }
