@@ -84,9 +84,20 @@ let package = Package(
       .product(name: "Crypto", package: "swift-crypto"),
       .product(name: "NIOCore", package: "swift-nio"),
     ]),
+    // Networks: CNI plugins, network namespaces, firewall rules, the per-network DNS server.
+    .target(name: "BerthNetwork", dependencies: [
+      "BerthOS", "BerthJSON", "CLinux",
+      .product(name: "NIOCore", package: "swift-nio"),
+      .product(name: "NIOPosix", package: "swift-nio"),
+    ]),
     .target(name: "BerthEngine", dependencies: [
-      "BerthImages", "BerthOCI", "BerthJSON", "BerthOS", "BerthCgroups", "BerthArchive", "CLinux",
+      "BerthImages", "BerthOCI", "BerthJSON", "BerthOS", "BerthCgroups", "BerthArchive", "BerthNetwork", "CLinux",
       .product(name: "GRDB", package: "GRDB.swift"),
+    ]),
+    // `berth build`: the Dockerfile parser, .dockerignore, the builder and its cache.
+    .target(name: "BerthBuild", dependencies: [
+      "BerthEngine", "BerthImages", "BerthArchive", "BerthOCI", "BerthJSON", "BerthOS",
+      .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .target(name: "CMonitor"),
     // One per running container: Embedded Swift, the C library through CMonitor and CLinux.
@@ -114,7 +125,7 @@ let package = Package(
         .unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release)),
       ]),
     .executableTarget(name: "berth", dependencies: [
-      "BerthImages", "BerthEngine", "BerthRegistry", "BerthOCI", "BerthOS",
+      "BerthImages", "BerthEngine", "BerthRegistry", "BerthOCI", "BerthOS", "BerthNetwork", "BerthBuild",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
@@ -148,6 +159,14 @@ let package = Package(
     ]),
     .testTarget(name: "BerthMonitorTests", dependencies: [
       "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux", "berth-runtime",
+    ]),
+    .testTarget(name: "BerthNetworkTests", dependencies: [
+      "BerthNetwork", "BerthOS", "BerthJSON", "BerthTestSupport", "CLinux",
+      .product(name: "NIOCore", package: "swift-nio"),
+      .product(name: "NIOPosix", package: "swift-nio"),
+    ]),
+    .testTarget(name: "BerthBuildTests", dependencies: [
+      "BerthBuild", "BerthEngine", "BerthImages", "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport",
     ]),
     .testTarget(name: "BerthImagesTests", dependencies: [
       "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "CLinux", "berth",
