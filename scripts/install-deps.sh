@@ -9,7 +9,7 @@ packages=(
   # test fixtures and tools
   busybox-static docker-registry apache2-utils jq iproute2 util-linux procps e2fsprogs python3 openssl debootstrap
   # networking (CNI plugins)
-  containernetworking-plugins iptables
+  containernetworking-plugins iptables curl iperf3
   # peers for interop tests and benchmarks
   runc podman docker.io skopeo umoci hyperfine
 )

@@ -10,9 +10,9 @@ if [ $# -gt 0 ]; then
   swift test "$@"
   exit
 fi
-# Two processes: the engine's and the monitor's suites wait with Task.sleep (logs -f, restarts,
+# Two processes: the engine's, the monitor's and the network's suites wait with Task.sleep (logs -f, restarts,
 # healthchecks), while the runtime's and the image store's synchronous suites hold the
 # cooperative threads (two on two cores) for seconds at a time; together, the waits time out.
-async_suites='BerthEngineTests|BerthMonitorTests'
+async_suites='BerthEngineTests|BerthMonitorTests|BerthNetworkTests'
 swift test --filter "$async_suites"
 swift test --skip-build --skip "$async_suites"
