@@ -107,12 +107,8 @@ say() { echo "$@" | tee -a "$report"; }
 
 # The image: a static busybox with every applet, and the files an image has.
 rootfs=$work/busybox
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/dev" "$rootfs/proc" "$rootfs/sys" "$rootfs/tmp" "$rootfs/root"
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
+source benchmarks/lib/busybox-rootfs.sh
+busybox_rootfs "$rootfs"
 tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$work/busybox.tar.gz"
 python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
 
