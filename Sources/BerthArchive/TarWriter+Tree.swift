@@ -20,6 +20,9 @@ extension TarWriter {
     /// Record extended attributes (SCHILY.xattr.*), such as `security.capability`. The host's
     /// `security.selinux` labels and overlayfs' own `trusted.overlay.*` are never recorded.
     public var xattrs: Bool
+    /// Paths left out, with everything under them, as named in the archive ("etc/hosts"):
+    /// the mountpoints a container's runtime made in its upper directory.
+    public var excluded: Set<String> = []
 
     public init(prefix: String = "", mtimeClamp: Int64? = nil, overlayWhiteouts: Bool = false, xattrs: Bool = true) {
       self.prefix = prefix
@@ -54,6 +57,7 @@ extension TarWriter {
     for name in try directoryNames(disk).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
       let diskPath = disk + [slash] + name
       let archivePath = archive.isEmpty ? name : archive + [slash] + name
+      if !options.excluded.isEmpty && options.excluded.contains(String(decoding: archivePath, as: UTF8.self)) { continue }
       let display = String(decoding: diskPath, as: UTF8.self)
       do {
         try addTreeMember(disk: diskPath, archive: archivePath, name: name, parent: archive, options: options, links: &links)
