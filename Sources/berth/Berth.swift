@@ -18,8 +18,9 @@ struct Berth: AsyncParsableCommand {
       Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Pause.self, Unpause.self,
       Wait.self, Rename.self, Exec.self, Attach.self, Logs.self,
       Ps.self, Top.self, Port.self, Stats.self,
-      CopyCommand.self, UpdateCommand.self, ContainerCommand.self, VolumeCommand.self, SystemCommand.self, Info.self,
-      VersionCommand.self,
+      Commit.self, Diff.self,
+      CopyCommand.self, UpdateCommand.self, ContainerCommand.self, VolumeCommand.self, NetworkCommand.self, SystemCommand.self, Info.self,
+      VersionCommand.self, DNSServerCommand.self,
     ])
 
   /// Runs the command line with Docker's exit codes: 125 for a usage mistake, 1 for a

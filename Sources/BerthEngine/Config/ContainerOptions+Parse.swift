@@ -63,19 +63,33 @@ public struct ContainerFlagValues: Sendable, Equatable {
   public var ipc: String?
   public var uts: String?
   public var cgroupns: String?
-  public var network: String?
+  /// `--network`, each time it is given.
+  public var networks: [String] = []
+  public var networkAliases: [String] = []
+  public var ip: String?
+  public var macAddress: String?
+  public var dns: [String] = []
+  public var dnsSearch: [String] = []
+  public var dnsOptions: [String] = []
+  public var addHosts: [String] = []
+  public var publish: [String] = []
+  public var publishAll = false
+  public var expose: [String] = []
   public var runtime: String?
   public var cidfile: String?
   public var logDriver: String?
   public var logOpts: [String] = []
 
   public init() {}
+
+  /// The last `--network` (one value, as before `--network` could be repeated).
+  public var network: String? {
+    get { networks.last }
+    set { networks = newValue.map { [$0] } ?? [] }
+  }
 }
 
 extension ContainerOptions {
-  /// The note `networkNote` carries for the default network until Berth has networks.
-  public static let bridgeNote =
-    "Berth has no bridge network yet: the container gets its own network namespace with only loopback (as with --network none)"
 
   /// Checks and converts the flags as Docker's CLI and daemon do, failing with Docker's message
   /// for the first bad value (`BerthError.invalidArgument`; the command line exits 125).
@@ -276,14 +290,8 @@ extension ContainerOptions {
     guard ["private", "shareable", "host", "none"].contains(ipcMode) || isContainerMode(ipcMode) else {
       throw BerthErrorMessage("invalid IPC mode: \(ipcMode)")
     }
-    var networkMode = flags.network.flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
-    if networkMode == "default" { networkMode = "bridge" }
-    if networkMode.hasPrefix("container:") && !isContainerMode(networkMode) {
-      throw BerthErrorMessage("invalid container format container:<name|id>")
-    }
-    guard ["bridge", "none", "host"].contains(networkMode) || isContainerMode(networkMode) else {
-      throw BerthErrorMessage("network \(networkMode) not found")
-    }
+    let network = try parseNetworkFlags(flags)
+    let networkMode = network.mode
     if let hostname = flags.hostname, !hostname.isEmpty {
       if utsMode == "host" { throw BerthErrorMessage("conflicting options: hostname and the UTS mode") }
       if isContainerMode(networkMode) { throw BerthErrorMessage("conflicting options: hostname and the network mode") }
@@ -417,7 +425,14 @@ extension ContainerOptions {
     options.utsMode = utsMode
     options.cgroupnsMode = cgroupnsMode
     options.networkMode = networkMode
-    options.networkNote = networkMode == "bridge" ? bridgeNote : nil
+    options.networks = network.networks
+    options.dns = network.dns
+    options.dnsSearch = flags.dnsSearch
+    options.dnsOptions = flags.dnsOptions
+    options.extraHosts = network.extraHosts
+    options.publish = network.publish
+    options.publishAll = flags.publishAll
+    options.expose = network.expose
     options.logConfig = logConfig
 
     var resources = Resources()

@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthOCI
 
 /// Everything `berth create` / `berth run` can say about a container, parsed and validated:
@@ -84,11 +85,29 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
   public var utsMode = ""
   /// `--cgroupns`: "private" or "host"; the default follows the host (private on cgroup v2).
   public var cgroupnsMode = "private"
-  /// `--network`: "bridge" (the default), "none", "host", "container:NAME".
+  /// `--network` as Docker's HostConfig.NetworkMode: "bridge" (the default), "none", "host",
+  /// "container:NAME", or the first user network's name.
   public var networkMode = "bridge"
-  /// Why the network differs from what `networkMode` says, when it does: until Berth has
-  /// networks, "bridge" gives the container a network namespace with only loopback.
+  /// Kept for records written before Berth had networks (then "bridge" meant loopback only);
+  /// always nil now.
   public var networkNote: String?
+  /// The networks the container joins at start, in order (eth0, eth1...): every `--network`
+  /// that names a network ("bridge" included); the first carries `--ip`, `--mac-address` and
+  /// `--network-alias`. Empty for none, host and container:NAME. `network connect` and
+  /// `disconnect` change it.
+  public var networks: [EndpointRequest] = []
+  /// `--dns`, `--dns-search`, `--dns-option`.
+  public var dns: [String] = []
+  public var dnsSearch: [String] = []
+  public var dnsOptions: [String] = []
+  /// `--add-host` as given ("name:ip", "name:host-gateway").
+  public var extraHosts: [String] = []
+  /// `-p`, parsed; a host port of 0 is chosen (free) at each start of a fresh network namespace.
+  public var publish: [PortMapping] = []
+  /// `-P`: the image's EXPOSEd ports and `--expose` on free host ports.
+  public var publishAll = false
+  /// `--expose` ("80/tcp").
+  public var expose: [String] = []
   /// `--runtime`: a name or an absolute path; nil for Berth's default.
   public var runtime: String?
   /// `--cidfile`: where to write the container's ID.
@@ -209,6 +228,7 @@ extension ContainerOptions {
     case securityOpts, noNewPrivileges, seccompProfile, appArmorProfile, unmaskSystemPaths, runInit
     case restartPolicy, healthcheck, stopSignal, stopTimeout, pidMode, ipcMode, utsMode, cgroupnsMode
     case networkMode, networkNote, runtime, cidfile, logConfig
+    case networks, dns, dnsSearch, dnsOptions, extraHosts, publish, publishAll, expose
   }
 
   public init(from decoder: any Decoder) throws {
@@ -252,6 +272,16 @@ extension ContainerOptions {
     cgroupnsMode = try c.decodeIfPresent(String.self, forKey: .cgroupnsMode) ?? defaults.cgroupnsMode
     networkMode = try c.decodeIfPresent(String.self, forKey: .networkMode) ?? defaults.networkMode
     networkNote = try c.decodeIfPresent(String.self, forKey: .networkNote)
+    // A record from before networks: its "bridge" (or a named mode) is the network it joins.
+    networks = try c.decodeIfPresent([EndpointRequest].self, forKey: .networks)
+      ?? (Self.joinsNetworks(networkMode) ? [EndpointRequest(network: networkMode)] : [])
+    dns = try c.decodeIfPresent([String].self, forKey: .dns) ?? []
+    dnsSearch = try c.decodeIfPresent([String].self, forKey: .dnsSearch) ?? []
+    dnsOptions = try c.decodeIfPresent([String].self, forKey: .dnsOptions) ?? []
+    extraHosts = try c.decodeIfPresent([String].self, forKey: .extraHosts) ?? []
+    publish = try c.decodeIfPresent([PortMapping].self, forKey: .publish) ?? []
+    publishAll = try c.decodeIfPresent(Bool.self, forKey: .publishAll) ?? false
+    expose = try c.decodeIfPresent([String].self, forKey: .expose) ?? []
     runtime = try c.decodeIfPresent(String.self, forKey: .runtime)
     cidfile = try c.decodeIfPresent(String.self, forKey: .cidfile)
     logConfig = try c.decodeIfPresent(LogConfig.self, forKey: .logConfig) ?? defaults.logConfig
@@ -319,6 +349,15 @@ extension ContainerOptions {
     if let fromImage = image.config?.StopSignal, !fromImage.isEmpty { return fromImage }
     return "SIGTERM"
   }
+
+  /// Whether a network mode names networks to join ("bridge" or a user network), rather than
+  /// none, host or another container's namespace.
+  public static func joinsNetworks(_ mode: String) -> Bool {
+    !(mode == "none" || mode == "host" || mode.hasPrefix("container:"))
+  }
+
+  /// Whether the container gets a network namespace of Berth's making (joined to networks).
+  public var hasOwnNetwork: Bool { Self.joinsNetworks(networkMode) }
 
   /// Seconds between the stop signal and SIGKILL: `--stop-timeout`, else Docker's 10.
   public var effectiveStopTimeout: Int { stopTimeout ?? 10 }

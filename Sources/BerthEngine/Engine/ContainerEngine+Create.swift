@@ -20,6 +20,7 @@ extension ContainerEngine {
         .alreadyExists,
         "container ID file found, make sure the other container isn't running or delete \(cidfile)")
     }
+    try checkNetworks(options)
     let config = imageConfig.config ?? ContainerConfig()
     let id = ContainerStore.newID()
     let hostname = options.hostname
@@ -111,14 +112,21 @@ extension ContainerEngine {
     let hostsPath = layout.container(id) + "/hosts"
     let resolvPath = layout.container(id) + "/resolv.conf"
     try FS.write(hostnamePath, record.hostname + "\n")
-    try FS.write(hostsPath, EtcFiles.hosts(hostname: record.hostname, networkMode: record.options.networkMode))
-    try FS.write(resolvPath, EtcFiles.resolvConf(networkMode: record.options.networkMode))
+    // Without addresses yet: start writes them again once the container's endpoints exist.
+    try writeNetworkFiles(record, endpoints: [])
 
-    let spec = try SpecBuilder.build(
+    var spec = try SpecBuilder.build(
       options: record.options, image: image, containerID: id, rootfs: layout.rootfs(id), mounts: resolved,
       hostnamePath: hostnamePath, hostsPath: hostsPath, resolvConfPath: resolvPath,
       initBinary: record.options.runInit ? Executables.find("berth-init") : nil, hostname: record.hostname,
-      namespaceResolver: { [self] type, container in try namespacePath(type, of: container) })
+      namespaceResolver: { [self] type, container in
+        // The network Berth made for the container: its namespace file, bound at start.
+        if type == .network { return try networkNamespacePath(of: container) }
+        return try namespacePath(type, of: container)
+      })
+    if record.options.hasOwnNetwork, let index = spec.linux?.namespaces?.firstIndex(where: { $0.type == .network }) {
+      spec.linux?.namespaces?[index].path = attacher.namespacePath(containerID: id)
+    }
     try FS.writeAtomically(layout.bundleConfig(id), try JSON.encode(spec), mode: 0o600)
     try containers.update(record)
     return record
@@ -146,42 +154,5 @@ extension ContainerEngine {
   }
 }
 
-/// The /etc files a container gets from the engine.
-enum EtcFiles {
-  static func hosts(hostname: String, networkMode: String) -> String {
-    if networkMode == "host", let host = try? FS.readText("/etc/hosts") { return host }
-    return """
-      127.0.0.1\tlocalhost
-      ::1\tlocalhost ip6-localhost ip6-loopback
-      fe00::0\tip6-localnet
-      ff00::0\tip6-mcastprefix
-      ff02::1\tip6-allnodes
-      ff02::2\tip6-allrouters
-
-      """
-  }
-
-  /// The host's resolv.conf, without nameservers on loopback (they would be the container's
-  /// own loopback), as Docker does; Google's public servers when none is left.
-  static func resolvConf(networkMode: String) -> String {
-    let host = (try? FS.readText("/etc/resolv.conf")) ?? ""
-    if networkMode == "host" { return host }
-    var lines: [String] = []
-    var servers = 0
-    for line in host.split(separator: "\n", omittingEmptySubsequences: false) {
-      let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-      if fields.first == "nameserver", fields.count > 1 {
-        let address = String(fields[1])
-        if address.hasPrefix("127.") || address == "::1" { continue }
-        servers += 1
-      }
-      lines.append(String(line))
-    }
-    var text = lines.joined(separator: "\n")
-    if servers == 0 {
-      if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-      text += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-    }
-    return text.hasSuffix("\n") ? text : text + "\n"
-  }
-}
+/// The /etc files a container gets from the engine (EtcFiles+Network.swift).
+enum EtcFiles {}

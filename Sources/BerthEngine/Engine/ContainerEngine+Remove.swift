@@ -38,6 +38,7 @@ extension ContainerEngine {
       }
     }
     if mayStillRun { removeLeftoverCgroup(record) }
+    tearDownNetwork(record)
     try OverlayMount.unmount(layout.rootfs(record.id))
     if OverlayMount.isMounted(layout.rootfs(record.id)) {
       throw BerthError(.invalidState, "the root filesystem of \(record.shortID) is still mounted at \(layout.rootfs(record.id))")

@@ -27,6 +27,7 @@ extension ContainerEngine {
       }
       try await settlePreviousRun(record, files: files)
       try prepareRootfs(record)
+      try setUpNetwork(record)
       for name in record.mounts.compactMap({ $0.request.type == .volume ? $0.request.source : nil }) {
         try await volumes.mountIfNeeded(name)
       }

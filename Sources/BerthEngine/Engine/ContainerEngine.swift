@@ -1,4 +1,5 @@
 import BerthImages
+import BerthNetwork
 import BerthOCI
 import BerthOS
 import CLinux
@@ -12,6 +13,8 @@ public final class ContainerEngine: Sendable {
   public let images: ImageStore
   public let containers: ContainerStore
   public let volumes: VolumeStore
+  /// Bridge networks (their definitions beside the store, their per-boot state in the run root).
+  public let networks: NetworkStore
 
   public init(root: String = StoreLayout.defaultRoot, runRoot: String? = nil) throws {
     layout = EngineLayout(root: root, runRoot: runRoot)
@@ -19,6 +22,7 @@ public final class ContainerEngine: Sendable {
     try layout.prepare()
     containers = ContainerStore(layout: layout, db: images.db)
     volumes = try VolumeStore(layout: layout, db: images.db)
+    networks = NetworkStore(root: layout.root, runRoot: layout.runRoot)
   }
 
   /// The monitor's files of a container.

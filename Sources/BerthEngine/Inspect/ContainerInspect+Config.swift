@@ -1,4 +1,5 @@
 import BerthJSON
+import BerthNetwork
 import BerthOCI
 
 extension ContainerInspection {
@@ -15,7 +16,8 @@ extension ContainerInspection {
       "AttachStdout": .bool(attach.stdout),
       "AttachStderr": .bool(attach.stderr),
     ]
-    if let ports = imageConfig?.ExposedPorts, !ports.isEmpty { object["ExposedPorts"] = InspectJSON.set(Array(ports.keys)) }
+    let exposed = exposedPortKeys
+    if !exposed.isEmpty { object["ExposedPorts"] = InspectJSON.set(exposed) }
     object["Tty"] = .bool(options.tty)
     object["OpenStdin"] = .bool(options.openStdin)
     object["StdinOnce"] = .bool(options.openStdin && attach.stdin)
@@ -108,28 +110,80 @@ extension ContainerInspection {
     })
   }
 
-  /// Docker's `NetworkSettings`. Berth has no bridge networks yet: no addresses, no ports;
-  /// `none` and `host` appear as the networks they are.
+  /// Docker's `NetworkSettings`: the endpoints the container has (network.json) and the
+  /// networks it is configured for; the default bridge's endpoint also fills the top-level
+  /// address fields, as Docker does.
   func networkSettingsJSON() -> JSONValue {
     let mode = record.options.networkMode
+    let saved = networkState
     var sandboxKey = ""
-    if state.isRunning, state.pid > 0, mode != "host", !mode.hasPrefix("container:") {
+    if let saved {
+      sandboxKey = saved.netns
+    } else if state.isRunning, state.pid > 0, mode != "host", !mode.hasPrefix("container:") {
       sandboxKey = "/proc/\(state.pid)/ns/net"
     }
     var networks = JSONObject()
-    for name in ContainerSummary.attachedNetworks(of: record) {
-      networks[name] = .object([
-        "IPAMConfig": .null, "Links": .null, "Aliases": .null, "MacAddress": "", "DriverOpts": .null,
-        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": .number(JSONNumber(0)),
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": .number(JSONNumber(0)), "DNSNames": .null,
-      ])
+    if !record.options.hasOwnNetwork && !mode.hasPrefix("container:") {
+      networks[mode] = endpointJSON(name: mode, request: nil, endpoint: nil)
     }
+    for request in record.options.networks {
+      let endpoint = saved?.endpoints.first { $0.network == request.network || $0.networkID == request.network }
+      networks[endpoint?.network ?? request.network] = endpointJSON(name: request.network, request: request, endpoint: endpoint)
+    }
+    // Endpoints made by a `network connect` the configuration no longer lists (never both).
+    for endpoint in saved?.endpoints ?? [] where networks[endpoint.network] == nil {
+      networks[endpoint.network] = endpointJSON(name: endpoint.network, request: nil, endpoint: endpoint)
+    }
+    let main = saved?.endpoints.first { $0.network == "bridge" }
     return .object([
-      "Bridge": "", "SandboxID": "", "SandboxKey": .string(sandboxKey), "Ports": .object(JSONObject()),
+      "Bridge": "", "SandboxID": .string(saved == nil ? "" : StableID.make(record.id, "sandbox")),
+      "SandboxKey": .string(sandboxKey), "Ports": portsJSON(saved),
       "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": .number(JSONNumber(0)),
-      "SecondaryIPAddresses": .null, "SecondaryIPv6Addresses": .null, "EndpointID": "", "Gateway": "",
-      "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": .number(JSONNumber(0)), "IPAddress": "",
-      "IPPrefixLen": .number(JSONNumber(0)), "IPv6Gateway": "", "MacAddress": "", "Networks": .object(networks),
+      "SecondaryIPAddresses": .null, "SecondaryIPv6Addresses": .null,
+      "EndpointID": .string(main.map { StableID.make(record.id, $0.networkID) } ?? ""),
+      "Gateway": .string(main?.gateway ?? ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": .number(JSONNumber(0)),
+      "IPAddress": .string(main?.ip ?? ""), "IPPrefixLen": .number(JSONNumber(main?.prefixLength ?? 0)), "IPv6Gateway": "",
+      "MacAddress": .string(main?.mac ?? ""), "Networks": .object(networks),
     ])
+  }
+
+  /// One entry of NetworkSettings.Networks.
+  func endpointJSON(name: String, request: EndpointRequest?, endpoint: Endpoint?) -> JSONValue {
+    var ipam: JSONValue = .null
+    if let ip = request?.ip { ipam = .object(["IPv4Address": .string(ip)]) }
+    let aliases = endpoint?.aliases ?? request?.aliases ?? []
+    var dnsNames: JSONValue = .null
+    if let endpoint, name != "bridge" { dnsNames = InspectJSON.strings(ContainerEngine.dnsNames(record, endpoint)) }
+    return .object([
+      "IPAMConfig": ipam, "Links": .null, "Aliases": InspectJSON.stringsOrNull(aliases),
+      "MacAddress": .string(endpoint?.mac ?? request?.mac ?? ""), "DriverOpts": .null,
+      "NetworkID": .string(endpoint?.networkID ?? ""),
+      "EndpointID": .string(endpoint.map { StableID.make(record.id, $0.networkID) } ?? ""),
+      "Gateway": .string(endpoint?.gateway ?? ""), "IPAddress": .string(endpoint?.ip ?? ""),
+      "IPPrefixLen": .number(JSONNumber(endpoint?.prefixLength ?? 0)),
+      "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": .number(JSONNumber(0)), "DNSNames": dnsNames,
+    ])
+  }
+
+  /// "80/tcp": [{HostIp, HostPort}] for each published port, null for one only exposed.
+  func portsJSON(_ saved: ContainerNetworkState?) -> JSONValue {
+    guard let saved else { return .object(JSONObject()) }
+    var object = JSONObject()
+    for key in exposedPortKeys { object[key] = .null }
+    for port in saved.ports {
+      var bindings = object[port.containerKey]?.arrayValue ?? []
+      bindings.append(.object(["HostIp": .string(port.shownHostIP), "HostPort": .string(String(port.hostPort))]))
+      object[port.containerKey] = .array(bindings)
+    }
+    return .object(JSONObject(object.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1) }))
+  }
+
+  /// The container's network.json, when it has endpoints.
+  var networkState: ContainerNetworkState? { ContainerNetworkState.load(layout, record.id) }
+
+  /// The image's EXPOSE, `--expose` and the ports `-p` publishes.
+  var exposedPortKeys: [String] {
+    let keys = Set(Array((image?.config?.ExposedPorts ?? [:]).keys) + record.options.expose + record.options.publish.map(\.containerKey))
+    return keys.sorted()
   }
 }

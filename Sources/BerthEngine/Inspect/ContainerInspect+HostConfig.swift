@@ -1,4 +1,5 @@
 import BerthJSON
+import BerthNetwork
 
 extension ContainerInspection {
   /// Docker's `HostConfig`: the flags of `create` as the user gave them.
@@ -12,8 +13,7 @@ extension ContainerInspection {
         "Type": .string(options.logConfig.type), "Config": InspectJSON.map(options.logConfig.config),
       ]),
       "NetworkMode": .string(options.networkMode),
-      // Berth publishes no ports yet (no bridge networks).
-      "PortBindings": .object(JSONObject()),
+      "PortBindings": portBindingsJSON,
       "RestartPolicy": .object([
         "Name": .string(options.restartPolicy.name),
         "MaximumRetryCount": InspectJSON.number(options.restartPolicy.maximumRetryCount),
@@ -25,10 +25,10 @@ extension ContainerInspection {
       "CapAdd": InspectJSON.stringsOrNull(options.capAdd),
       "CapDrop": InspectJSON.stringsOrNull(options.capDrop),
       "CgroupnsMode": .string(options.cgroupnsMode),
-      "Dns": .array([]),
-      "DnsOptions": .array([]),
-      "DnsSearch": .array([]),
-      "ExtraHosts": .null,
+      "Dns": InspectJSON.strings(options.dns),
+      "DnsOptions": InspectJSON.strings(options.dnsOptions),
+      "DnsSearch": InspectJSON.strings(options.dnsSearch),
+      "ExtraHosts": InspectJSON.stringsOrNull(options.extraHosts),
       "GroupAdd": InspectJSON.stringsOrNull(options.groupAdd),
       "IpcMode": .string(options.ipcMode),
       "Cgroup": "",
@@ -36,7 +36,7 @@ extension ContainerInspection {
       "OomScoreAdj": InspectJSON.number(0),
       "PidMode": .string(options.pidMode),
       "Privileged": .bool(options.privileged),
-      "PublishAllPorts": false,
+      "PublishAllPorts": .bool(options.publishAll),
       "ReadonlyRootfs": .bool(options.readOnly),
       "SecurityOpt": InspectJSON.stringsOrNull(options.securityOpts),
     ]
@@ -86,6 +86,20 @@ extension ContainerInspection {
     object["MaskedPaths"] = InspectJSON.strings(spec?.linux?.maskedPaths)
     object["ReadonlyPaths"] = InspectJSON.strings(spec?.linux?.readonlyPaths)
     if options.runInit { object["Init"] = true }
+    return .object(object)
+  }
+
+  /// `-p` as Docker records it: "80/tcp": [{HostIp, HostPort}] ("" for a port chosen at start).
+  var portBindingsJSON: JSONValue {
+    var object = JSONObject()
+    for port in record.options.publish {
+      let key = "\(port.containerPort)/\(port.proto)"
+      var bindings = object[key]?.arrayValue ?? []
+      bindings.append(.object([
+        "HostIp": .string(port.hostIP), "HostPort": .string(port.hostPort == 0 ? "" : String(port.hostPort)),
+      ]))
+      object[key] = .array(bindings)
+    }
     return .object(object)
   }
 

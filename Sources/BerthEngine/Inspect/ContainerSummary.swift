@@ -41,9 +41,19 @@ public struct ContainerSummary: Sendable {
   public var sizeRootFs: Int64?
 
   /// The networks the container is attached to, as inspect's `NetworkSettings.Networks`
-  /// names them: "none" or "host"; the default mode has no network of its own until Berth
-  /// has bridge networks.
+  /// names them: "none", "host", or the networks it joins ("bridge" by default).
   public var networks: [String] { Self.attachedNetworks(of: record) }
+
+  /// The PORTS column: "0.0.0.0:8080->80/tcp, ..." while the container runs.
+  public var ports: String {
+    guard state.isRunning, record.options.hasOwnNetwork, !record.options.publish.isEmpty || record.options.publishAll,
+      let saved = ContainerNetworkState.load(layout, record.id)
+    else { return "" }
+    return saved.ports.map { "\($0.shownHostIP):\($0.hostPort)->\($0.containerKey)" }.joined(separator: ", ")
+  }
+
+  /// Where the container's files are (its network.json).
+  var layout: EngineLayout
 
   /// Named volumes by name, binds by host path (the MOUNTS column).
   public var mountNames: [String] {
@@ -59,15 +69,15 @@ public struct ContainerSummary: Sendable {
   /// Mounts of local volumes (the LOCAL VOLUMES column).
   public var localVolumeCount: Int { record.mounts.filter { $0.request.type == .volume }.count }
 
-  /// The network mode a `network=` filter matches.
+  /// The networks a `network=` filter matches.
   static func networks(of record: ContainerRecord) -> [String] {
-    let mode = record.options.networkMode
-    return mode.hasPrefix("container:") ? [] : [mode]
+    attachedNetworks(of: record)
   }
 
   static func attachedNetworks(of record: ContainerRecord) -> [String] {
     let mode = record.options.networkMode
-    return mode == "none" || mode == "host" ? [mode] : []
+    if mode == "none" || mode == "host" { return [mode] }
+    return record.options.networks.map(\.network)
   }
 }
 
@@ -98,7 +108,7 @@ extension ContainerEngine {
   {
     var summary = ContainerSummary(
       record: record, state: state, image: shownImage(record), command: ([record.path] + record.args).joined(separator: " "),
-      status: state.statusText(hasHealthcheck: record.healthcheck != nil, now: now))
+      status: state.statusText(hasHealthcheck: record.healthcheck != nil, now: now), layout: layout)
     // A container removed while its layer is walked loses its sizes, not the whole listing.
     if size, let (rw, rootFs) = try? sizes(record) {
       summary.sizeRw = rw

@@ -59,12 +59,21 @@ struct ContainerFlags: ParsableArguments {
   @Option(help: "IPC mode to use.") var ipc: String?
   @Option(help: "UTS namespace to use.") var uts: String?
   @Option(help: "Cgroup namespace to use (host|private).") var cgroupns: String?
-  @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (none, host).") var network: String?
+  @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, none, host, container:NAME, or a network's name or ID).") var network: [String] = []
+  @Option(name: [.customLong("network-alias"), .customLong("net-alias")], help: "Add network-scoped alias for the container.") var networkAlias: [String] = []
+  @Option(help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
+  @Option(name: .customLong("mac-address"), help: "Container MAC address (e.g., 92:d0:c6:0a:29:33).") var macAddress: String?
+  @Option(help: "Set custom DNS servers.") var dns: [String] = []
+  @Option(name: .customLong("dns-search"), help: "Set custom DNS search domains.") var dnsSearch: [String] = []
+  @Option(name: [.customLong("dns-option"), .customLong("dns-opt")], help: "Set DNS options.") var dnsOption: [String] = []
+  @Option(name: .customLong("add-host"), help: "Add a custom host-to-IP mapping (host:ip).") var addHost: [String] = []
+  @Option(help: "Expose a port or a range of ports.") var expose: [String] = []
+  @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false
   @Option(help: "Runtime to use for this container (berth-runtime, runc, or a path).") var runtime: String?
   @Option(help: "Write the container ID to the file.") var cidfile: String?
   @Option(name: .customLong("log-driver"), help: "Logging driver for the container (json-file, none).") var logDriver: String?
   @Option(name: .customLong("log-opt"), help: "Log driver options.") var logOpt: [String] = []
-  @Option(name: [.short, .customLong("publish")], help: "Publish a container's port(s) to the host (needs a bridge network).") var publish: [String] = []
+  @Option(name: [.short, .customLong("publish")], help: "Publish a container's port(s) to the host.") var publish: [String] = []
   @Option(help: "Pull image before running (always, missing, never).") var pull = "missing"
   @Option(help: "Set platform if server is multi-platform capable.") var platform: String?
 
@@ -123,7 +132,17 @@ struct ContainerFlags: ParsableArguments {
     values.ipc = ipc
     values.uts = uts
     values.cgroupns = cgroupns
-    values.network = network
+    values.networks = network
+    values.networkAliases = networkAlias
+    values.ip = ip
+    values.macAddress = macAddress
+    values.dns = dns
+    values.dnsSearch = dnsSearch
+    values.dnsOptions = dnsOption
+    values.addHosts = addHost
+    values.publish = publish
+    values.publishAll = publishAll
+    values.expose = expose
     values.runtime = runtime
     values.cidfile = cidfile
     values.logDriver = logDriver
@@ -133,9 +152,9 @@ struct ContainerFlags: ParsableArguments {
 
   /// Checks what ArgumentParser cannot, with Docker's wording (exit 125).
   func check() throws {
-    if !publish.isEmpty {
-      throw CommandFailure(
-        message: "publishing ports (-p \(publish[0])) needs a bridge network, which Berth does not have yet; use --network host", code: 125)
+    if !publish.isEmpty && network.first == "host" {
+      // Docker's CLI says so and goes on: the host's own ports are the container's.
+      writeToStandardError("WARNING: Published ports are discarded when using host network mode\n")
     }
     guard ["always", "missing", "never"].contains(pull) else {
       throw CommandFailure(message: "invalid pull option: '\(pull)': must be one of \"always\", \"missing\" or \"never\"", code: 125)

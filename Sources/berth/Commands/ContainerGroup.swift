@@ -9,7 +9,7 @@ struct ContainerCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "container", abstract: "Manage containers.",
     subcommands: [
-      Attach.self, CopyCommand.self, Create.self, Exec.self, ContainerInspect.self, Kill.self, Logs.self, ContainerList.self, Pause.self,
+      Attach.self, Commit.self, CopyCommand.self, Create.self, Diff.self, Exec.self, ContainerInspect.self, Kill.self, Logs.self, ContainerList.self, Pause.self,
       Port.self, ContainerPrune.self, Remove.self, Rename.self, Restart.self, Run.self, Start.self, Stats.self, Stop.self,
       Top.self, Unpause.self, UpdateCommand.self, Wait.self,
     ])

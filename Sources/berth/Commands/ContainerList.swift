@@ -92,7 +92,7 @@ struct ContainerRow {
       "Command": Self.command(summary.command, noTrunc: noTrunc),
       "CreatedAt": Self.localTime(created.seconds),
       "RunningFor": HumanDuration.describe(seconds: HumanDuration.seconds(from: created, to: .now())) + " ago",
-      "Ports": "",
+      "Ports": summary.ports,
       "State": summary.state.status.rawValue,
       "Status": summary.status,
       "Size": size,

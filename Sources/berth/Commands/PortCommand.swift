@@ -1,10 +1,10 @@
 import ArgumentParser
 import BerthEngine
+import BerthNetwork
 import BerthOS
 
-/// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports. Berth
-/// publishes none until it has bridge networks, so the list is empty and any port asked
-/// for is not published.
+/// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports, as the
+/// running container has them forwarded ("80/tcp -> 0.0.0.0:8080").
 struct Port: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "port", abstract: "List port mappings or a specific mapping for the container.")
@@ -14,12 +14,18 @@ struct Port: AsyncParsableCommand {
 
   func run() async throws {
     let engine = try global.engine()
+    let record: ContainerRecord
     do {
-      _ = try engine.containers.resolve(container)
+      record = try engine.containers.resolve(container)
     } catch let error as BerthError {
       throw CLIOutput.daemonError(error.message)
     }
-    guard let privatePort else { return }
+    let ports = engine.state(of: record.id).isRunning ? engine.networkState(of: record.id)?.ports ?? [] : []
+    let sorted = ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
+    guard let privatePort else {
+      for port in sorted { print("\(port.containerPort)/\(port.proto) -> \(Self.host(port))") }
+      return
+    }
     let parts = privatePort.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let proto = parts.count > 1 ? parts[1].lowercased() : "tcp"
     guard let number = Int(parts[0]), (1...65535).contains(number) else {
@@ -28,6 +34,14 @@ struct Port: AsyncParsableCommand {
     guard ["tcp", "udp", "sctp"].contains(proto) else {
       throw CommandFailure(message: "invalid proto: \(proto)")
     }
-    throw CommandFailure(message: "No public port '\(number)/\(proto)' published for \(container)")
+    let matching = sorted.filter { Int($0.containerPort) == number && $0.proto == proto }
+    if matching.isEmpty {
+      throw CommandFailure(message: "No public port '\(number)/\(proto)' published for \(container)")
+    }
+    for port in matching { print(Self.host(port)) }
+  }
+
+  static func host(_ port: PortMapping) -> String {
+    "\(port.hostIP.isEmpty ? "0.0.0.0" : port.hostIP):\(port.hostPort)"
   }
 }

@@ -55,7 +55,7 @@ struct SystemInfoCommand: AsyncParsableCommand {
       " Cgroup Version: \(info.cgroupVersion)",
       " Plugins:",
       "  Volume: local",
-      "  Network: host null",
+      "  Network: bridge host null",
       "  Log: json-file none",
       " Runtimes: \(info.runtimes.keys.sorted().joined(separator: " "))",
       " Default Runtime: \(info.defaultRuntime)",
@@ -97,7 +97,7 @@ struct SystemInfoCommand: AsyncParsableCommand {
       ("ContainersPaused", number(info.paused)), ("ContainersStopped", number(info.stopped)),
       ("Images", number(info.images)), ("Driver", .string(info.storageDriver)),
       ("DriverStatus", [["Backing Filesystem", .string(info.backingFilesystem)], ["Supports d_type", "true"]]),
-      ("Plugins", ["Volume": ["local"], "Network": ["host", "null"], "Authorization": nil, "Log": ["json-file", "none"]]),
+      ("Plugins", ["Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": nil, "Log": ["json-file", "none"]]),
     ]
     let limits: [(String, JSONValue)] = [
       ("MemoryLimit", true), ("SwapLimit", .bool(info.swapLimit)), ("CpuCfsPeriod", true), ("CpuCfsQuota", true),
@@ -230,6 +230,16 @@ struct SystemPrune: AsyncParsableCommand {
     let containers = try await engine.pruneContainers(filters: try ContainerPruneFilters([]))
     reclaimed += containers.reclaimed
     CLIOutput.printSection("Deleted Containers:", containers.removed)
+    // Networks no container refers to, and what removed containers left on them.
+    // A network that cannot be pruned does not stop the rest of the prune; it is reported.
+    var networks: [String] = []
+    do {
+      networks = try engine.pruneNetworks()
+      try engine.pruneNetworkLeftovers()
+    } catch {
+      writeToStandardError("WARNING: networks were not all pruned: \(error)\n")
+    }
+    CLIOutput.printSection("Deleted Networks:", networks)
     if volumes {
       let pruned = try await engine.volumes.prune()
       reclaimed += pruned.reclaimed

@@ -41,10 +41,11 @@ struct TopStatsPortTests {
     try await EngineSandbox.with { sandbox in
       // 20 MiB in /dev/shm is charged to the container's memory (and is not page cache); the shell
       // waits for its sleep, so two processes run.
+      // No network: a bridge's first packets (IPv6 neighbour discovery) would make NET I/O vary.
       _ = try await sandbox.runDetached(
-        "--name", "filled", "--memory", "64m", "busybox", "sh", "-c",
+        "--name", "filled", "--network", "none", "--memory", "64m", "busybox", "sh", "-c",
         "busybox dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=20 2>/dev/null; sleep 100 & wait")
-      _ = try await sandbox.runDetached("--name", "spinner", "busybox", "sh", "-c", "while :; do :; done")
+      _ = try await sandbox.runDetached("--name", "spinner", "--network", "none", "busybox", "sh", "-c", "while :; do :; done")
       try await sandbox.ok("create", "--name", "idle", "busybox", "true")
       try await Task.sleep(nanoseconds: 500_000_000)
 

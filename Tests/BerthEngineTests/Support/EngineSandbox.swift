@@ -289,6 +289,7 @@ final class EngineSandbox: @unchecked Sendable {
       let paths = [runRoot + "/" + id, runRoot + "/locks/" + id] + runtimes.map { runRoot + "/runtime/\($0)/\(id)" }
       for path in paths where FS.exists(path) { found.append("run root entry \(path)") }
     }
+    found += networkLeftovers(ids)
     let ownRunRoot = EngineLayout.hashedRunRoot(for: root)
     if FS.exists(ownRunRoot) { found.append("a run root the engine chose: \(ownRunRoot)") }
     return found
@@ -335,6 +336,7 @@ final class EngineSandbox: @unchecked Sendable {
   func destroy() {
     killProcesses()
     usleep(100_000)
+    removeNetworks()
     try? HostScan.unmountAll(under: directory)
     for cgroup in HostScan.cgroupDirectories(named: seenIDs).reversed() { rmdir(cgroup) }
     try? FS.removeTree(directory)
