@@ -11,7 +11,7 @@ struct ImageCommand: AsyncParsableCommand {
     commandName: "image", abstract: "Manage images.",
     subcommands: [
       ImageList.self, ImageInspect.self, ImageRemove.self, ImagePrune.self, Tag.self, Pull.self, Push.self,
-      Save.self, Load.self, Import.self, History.self,
+      Save.self, Load.self, Import.self, History.self, Build.self,
     ])
 }
 
