@@ -65,6 +65,8 @@ docker_cmd=(docker -H "unix://$work/docker.sock")
 cleanup() {
   set +e
   trap - EXIT INT TERM
+  # The check run made berth's default network: its bridge and firewall rules go with the store.
+  timeout 120 "${berth_cmd[@]}" system reset -f >/dev/null 2>&1
   [ "$podman_ok" = 1 ] && timeout 120 "${podman_cmd[@]}" rm -af -t 0 >/dev/null 2>&1
   if [ -n "$dockerd_pid" ]; then
     kill "$dockerd_pid" 2>/dev/null

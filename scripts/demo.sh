@@ -2,8 +2,9 @@
 # The demo: builds Berth's release binaries, imports a busybox image (a rootfs made from this
 # machine's static /bin/busybox) into a private store, and runs containers from it with
 # `berth run`: one that prints its hostname, that it is PID 1, and its memory limit, then a
-# detached one shown with logs, exec and rm. The store lives in a temporary directory that is
-# removed at the end, whatever happens. Needs root.
+# detached one shown with logs, exec and rm; then a web server and a client that finds it by
+# name on a user network, and a two-line Dockerfile built and run. The store lives in a
+# temporary directory that is removed at the end (with its networks), whatever happens. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (containers need it)" >&2; exit 1; }
@@ -15,11 +16,9 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 berth=("$berth_bin" --root "$work/root" --runroot "$work/run")
 cleanup() {
   set +e
-  # Every container of the private store, then whatever is still mounted under it.
-  if [ -d "$work/root/containers" ]; then
-    ids=$(ls "$work/root/containers")
-    [ -n "$ids" ] && "${berth[@]}" rm -f $ids >/dev/null 2>&1
-  fi
+  # Every container, network (bridges and firewall rules too) and image of the private store,
+  # then whatever is still mounted under it.
+  [ -d "$work/root" ] && "${berth[@]}" system reset -f >/dev/null 2>&1
   for m in $(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | uniq); do umount -l "$m" 2>/dev/null; done
   rm -rf "$work"
 }
@@ -41,12 +40,8 @@ show() {
 
 # A busybox image: the static busybox with its applets as symlinks, and the files an image has.
 rootfs=$work/busybox
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp"
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
+source benchmarks/lib/busybox-rootfs.sh
+busybox_rootfs "$rootfs"
 tar -C "$rootfs" --numeric-owner -cf "$work/busybox.tar" .
 
 echo "Berth $("$berth_bin" --version | awk '{print $NF}'), a private store in $work"
@@ -69,3 +64,17 @@ show ps
 show logs demo
 show exec demo ps
 show rm -f demo
+
+# Two containers on a user network: the client finds the server by name (Berth's DNS server).
+show network create demo-net
+show run -d --name web --network demo-net busybox httpd -f -p 80 -h /etc
+show run --rm --network demo-net busybox wget -qO- http://web/hostname
+show rm -f web
+show network rm demo-net
+
+# A Dockerfile built into an image (RUN in a real container, a cached rebuild), then run.
+mkdir -p "$work/app"
+printf 'FROM busybox\nRUN echo "built by berth on $(uname -m)" > /built\nCMD ["cat", "/built"]\n' >"$work/app/Dockerfile"
+show build -t demo-app "$work/app"
+show build -t demo-app "$work/app"
+show run --rm demo-app

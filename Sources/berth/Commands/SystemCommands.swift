@@ -10,7 +10,7 @@ import Foundation
 struct SystemCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "system", abstract: "Manage Berth.",
-    subcommands: [SystemDiskUsage.self, SystemInfoCommand.self, SystemPrune.self])
+    subcommands: [SystemDiskUsage.self, SystemInfoCommand.self, SystemPrune.self, SystemReset.self])
 }
 
 /// `berth info` and `berth system info`.
@@ -249,6 +249,43 @@ struct SystemPrune: AsyncParsableCommand {
     reclaimed += images.reclaimed
     CLIOutput.printSection("Deleted Images:", images.removed.map(CLIOutput.removalLine))
     print("Total reclaimed space: \(CLIOutput.humanSize(reclaimed))")
+  }
+}
+
+/// `berth system reset [-f]` (podman's): every container, network (the default bridge with its
+/// firewall rules included), volume, image and cache of this root, then the root and run root
+/// themselves. For throwaway roots (benchmarks, experiments), whose default bridge `system
+/// prune` keeps, as Docker keeps docker0.
+struct SystemReset: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "reset", abstract: "Remove all containers, networks, volumes, images and build cache of this root.")
+  @OptionGroup var global: GlobalOptions
+  @Flag(name: .shortAndLong, help: "Do not prompt for confirmation.") var force = false
+
+  func run() async throws {
+    let engine = try global.engine()
+    if !force {
+      let warning = "WARNING! This will remove all containers, networks (the default bridge too), volumes, images "
+        + "and build cache under \(engine.layout.root) and \(engine.layout.runRoot).\n"
+      guard CLIOutput.confirm(warning) else { return }
+    }
+    for record in try engine.containers.all() {
+      try await engine.remove(record, force: true, removeVolumes: true)
+    }
+    try engine.networks.removeAll()
+    // What is left is files; a mount inside (a volume someone mounted by hand) stops the reset
+    // before anything is deleted.
+    let mountinfo = (try? FS.readText("/proc/self/mountinfo")) ?? ""
+    for directory in [engine.layout.root, engine.layout.runRoot] {
+      let prefix = Path.clean(directory) + "/"
+      if let busy = mountinfo.split(separator: "\n").compactMap({ $0.split(separator: " ").dropFirst(4).first })
+        .first(where: { $0.hasPrefix(prefix) }) {
+        throw CLIOutput.daemonError("\(busy) is still mounted; unmount it, then run berth system reset again")
+      }
+    }
+    for directory in [engine.layout.runRoot, engine.layout.root] where FS.exists(directory) {
+      try FS.removeTree(directory)
+    }
   }
 }
 

@@ -336,4 +336,24 @@ struct NetworkEngineTests {
       try await sandbox.ok("rm", "-f", "holder")
     }
   }
+
+  @Test("system reset removes all of a root: containers, networks with the default bridge and their rules, the directories")
+  func systemReset() async throws {
+    try await NetworkTestSupport.withSandbox { sandbox in
+      let network = NetworkTestSupport.name("reset")
+      _ = try await sandbox.createNetwork(network, subnet: try NetworkTestSupport.freeSubnet())
+      try await sandbox.runDetached("--name", "on-user", "--network", network, "busybox", "sleep", "100")
+      try await sandbox.runDetached("--name", "on-default", "-p", "80", "busybox", "sleep", "100")
+      let bridges = try sandbox.networkStore.list().map(\.bridge)
+      try #require(bridges.count == 2 && bridges.allSatisfy { FS.exists("/sys/class/net/" + $0) }, "\(bridges)")
+
+      try await sandbox.ok("system", "reset", "-f")
+      #expect(!FS.exists(sandbox.root) && !FS.exists(sandbox.runRoot))
+      let rules = String(decoding: try Subprocess.run("/usr/sbin/iptables-save", args: ["iptables-save"]).output, as: UTF8.self)
+      for bridge in bridges {
+        #expect(!FS.exists("/sys/class/net/" + bridge), "bridge \(bridge) stays")
+        #expect(!rules.contains(bridge), "firewall rules of \(bridge) stay")
+      }
+    }
+  }
 }
