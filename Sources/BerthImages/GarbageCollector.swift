@@ -97,7 +97,7 @@ extension ImageStore {
   }
 
   /// Bytes a file or tree takes on disk.
-  func diskUsage(_ path: String) -> Int64 {
+  public func diskUsage(_ path: String) -> Int64 {
     guard let info = try? FS.lstatIfPresent(path) else { return 0 }
     var total = Int64(info.st_blocks) * 512
     if (info.st_mode & S_IFMT) == S_IFDIR, let names = try? FS.list(path) {

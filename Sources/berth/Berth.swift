@@ -15,7 +15,7 @@ struct Berth: AsyncParsableCommand {
     subcommands: [
       Pull.self, Push.self, Login.self, Logout.self, Images.self, ImageCommand.self, Tag.self, Rmi.self,
       Save.self, Load.self, Import.self, History.self, Inspect.self,
-      Build.self,
+      Build.self, BuilderCommand.self,
       Run.self, Create.self, Start.self, Stop.self, Restart.self, Kill.self, Remove.self, Pause.self, Unpause.self,
       Wait.self, Rename.self, Exec.self, Attach.self, Logs.self,
       Ps.self, Top.self, Port.self, Stats.self,

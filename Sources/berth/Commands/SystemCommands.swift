@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthBuild
 import BerthEngine
 import BerthImages
 import BerthJSON
@@ -245,9 +246,14 @@ struct SystemPrune: AsyncParsableCommand {
       reclaimed += pruned.reclaimed
       CLIOutput.printSection("Deleted Volumes:", pruned.removed)
     }
+    // The build cache before the images: with -a, the layers only the cache kept are then
+    // collected with the images' garbage.
+    let cache = try await BuildCachePruner.prune(images: engine.images, all: all)
+    reclaimed += cache.reclaimed
     let images = try await engine.images.prune(all: all)
     reclaimed += images.reclaimed
     CLIOutput.printSection("Deleted Images:", images.removed.map(CLIOutput.removalLine))
+    CLIOutput.printSection("Deleted build cache objects:", cache.removed)
     print("Total reclaimed space: \(CLIOutput.humanSize(reclaimed))")
   }
 }

@@ -278,6 +278,27 @@ struct BuildCommandTests {
     }
   }
 
+  @Test func builderPruneRemovesStaleEntriesOrAllOfTheCache() async throws {
+    try await EngineSandbox.with { sandbox in
+      let context = try Self.makeContext(sandbox, dockerfile: "FROM busybox\nRUN echo one > /one\n")
+      let cacheDirectory = sandbox.root + "/build-cache"
+      try await sandbox.ok(["build", "-t", "pruned", context])
+      // Every entry can still hit: the dangling-only prune keeps them all.
+      #expect(!(try await sandbox.ok("builder", "prune", "-f").stdout.contains("Deleted build cache objects")))
+      #expect(try await sandbox.ok(["build", "-t", "pruned", context]).stdout.contains("Using cache"))
+      // All of it: the next build runs its steps again.
+      #expect(try await sandbox.ok("builder", "prune", "-a", "-f").stdout.contains("Deleted build cache objects:"))
+      #expect(((try? FS.list(cacheDirectory)) ?? []).isEmpty)
+      #expect(!(try await sandbox.ok(["build", "-t", "pruned", context]).stdout.contains("Using cache")))
+      // The image and its layers gone: its entries are stale, and the plain prune takes them.
+      try await sandbox.ok("rmi", "pruned")
+      try await sandbox.ok("image", "prune", "-a", "-f")
+      #expect(!((try? FS.list(cacheDirectory)) ?? []).isEmpty)
+      #expect(try await sandbox.ok("builder", "prune", "-f").stdout.contains("Deleted build cache objects:"))
+      #expect(((try? FS.list(cacheDirectory)) ?? []).isEmpty)
+    }
+  }
+
   @Test func onbuildTriggersRunInTheChildBuild() async throws {
     try await EngineSandbox.with { sandbox in
       let context = try Self.makeContext(sandbox, dockerfile: "FROM busybox\nONBUILD COPY src/a.txt /from-trigger\n")
