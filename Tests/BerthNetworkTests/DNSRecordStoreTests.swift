@@ -30,6 +30,37 @@ struct DNSRecordStoreTests {
     }
   }
 
+  @Test("a container's upstreams are the line's last field; lines without it (older builds) still parse")
+  func upstreams() async throws {
+    try await DNSTestNet.withRunRoot { runRoot in
+      let store = DNSRecordStore(runRoot: runRoot)
+      let path = runRoot + "/networks/n1/dns-records"
+      // An older build's file, as it wrote it.
+      try FS.makeDirectories(runRoot + "/networks/n1")
+      try FS.write(path, "old 10.89.0.3 db alias\n")
+      let upstreams = [DNSUpstream(address: "192.0.2.53"), DNSUpstream(address: "fd00::53", port: 5353)]
+      try store.register(
+        networkID: "n1", containerID: "new", names: ["web", "upstreams=evil"], ipv4: "10.89.0.2", upstreams: upstreams)
+      #expect(try FS.readText(path) == "old 10.89.0.3 db alias\nnew 10.89.0.2 web upstreams=192.0.2.53:53,[fd00::53]:5353\n")
+      #expect(try store.records(networkID: "n1") == [
+        DNSRecord(containerID: "old", names: ["db", "alias"], ipv4: "10.89.0.3"),
+        DNSRecord(containerID: "new", names: ["web"], ipv4: "10.89.0.2", upstreams: upstreams),
+      ])
+      let snapshot = DNSNameTable.load(try FS.read(path))
+      #expect(snapshot.upstreams == ["10.89.0.2": upstreams])
+      #expect(snapshot.addresses["web"] == ["10.89.0.2"] && snapshot.addresses.count == 3, "the field is no name")
+      // Names only, no upstreams: the old line form.
+      try store.register(networkID: "n1", containerID: "new", names: ["web"], ipv4: "10.89.0.2")
+      #expect(try FS.readText(path) == "old 10.89.0.3 db alias\nnew 10.89.0.2 web\n")
+      do {
+        try store.register(networkID: "n1", containerID: "bad", names: ["x"], ipv4: "10.89.0.4", upstreams: [DNSUpstream(address: "resolver")])
+        Issue.record("an upstream that is not an IP address was taken")
+      } catch let error as BerthError {
+        #expect(error.message.contains("resolver"))
+      }
+    }
+  }
+
   @Test("bad input is refused with a message that names it")
   func refusals() async throws {
     try await DNSTestNet.withRunRoot { runRoot in

@@ -104,6 +104,44 @@ struct DNSServerTests {
     }
   }
 
+  @Test("a container registered with its own upstreams (--dns) has other names forwarded there; the rest use the network's")
+  func perClientUpstreams() async throws {
+    let networkUpstream = try await FakeUpstream.start()
+    let ownAnswer = "192.0.2.66"
+    let ownUpstream = try await FakeUpstream.start(answer: ownAnswer)
+    defer { Task { await networkUpstream.stop(); await ownUpstream.stop() } }
+    try await withServer(upstreams: [DNSUpstream(address: networkUpstream.address, port: networkUpstream.port)]) { server, store in
+      let custom = DNSTestNet.randomLoopback(), plain = DNSTestNet.randomLoopback()
+      let own = [DNSUpstream(address: ownUpstream.address, port: ownUpstream.port)]
+      try store.register(networkID: "net1", containerID: "custom", names: ["custom"], ipv4: custom, upstreams: own)
+      try store.register(networkID: "net1", containerID: "plain", names: ["plain"], ipv4: plain)
+      let listen = server.configuration.listenAddress
+      func ask(_ name: String, from source: String, tcp: Bool = false) throws -> DNSMessage {
+        let query = DNSTestNet.query(name).encode()
+        if tcp { return try DNSMessage.decode(try DNSTestNet.tcpExchange(query, address: listen, port: server.port, from: source)) }
+        return try DNSMessage.decode(try DNSTestNet.udpExchange(query, address: listen, port: server.port, from: source) ?? [])
+      }
+      #expect(DNSTestNet.addresses(try ask(FakeUpstream.knownName, from: custom)) == [ownAnswer])
+      #expect(DNSTestNet.addresses(try ask(FakeUpstream.knownName, from: custom, tcp: true)) == [ownAnswer])
+      #expect(DNSTestNet.addresses(try ask(FakeUpstream.knownName, from: plain)) == [FakeUpstream.knownAddress])
+      // Container names are still the server's own answers, whoever asks.
+      #expect(DNSTestNet.addresses(try ask("plain", from: custom)) == [plain])
+      #expect(DNSTestNet.addresses(try ask("custom", from: plain)) == [custom])
+      #expect(ownUpstream.queries == [FakeUpstream.knownName, FakeUpstream.knownName])
+      #expect(networkUpstream.queries == [FakeUpstream.knownName])
+
+      // Upstreams that are only the server itself would loop: the network's answer instead.
+      try store.register(
+        networkID: "net1", containerID: "custom", names: ["custom"], ipv4: custom, upstreams: [DNSUpstream(address: listen, port: server.port)])
+      #expect(DNSTestNet.addresses(try ask(FakeUpstream.knownName, from: custom)) == [FakeUpstream.knownAddress])
+      // Registered again without upstreams: the network's too.
+      try store.register(networkID: "net1", containerID: "custom", names: ["custom"], ipv4: custom)
+      #expect(DNSTestNet.addresses(try ask(FakeUpstream.knownName, from: custom)) == [FakeUpstream.knownAddress])
+      #expect(ownUpstream.queries.count == 2)
+      #expect(networkUpstream.queries.count == 3)
+    }
+  }
+
   @Test("other names are forwarded and the upstream's answer relayed, over UDP and TCP")
   func forwarding() async throws {
     let upstream = try await FakeUpstream.start()

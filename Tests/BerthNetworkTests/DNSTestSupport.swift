@@ -55,11 +55,19 @@ enum DNSTestNet {
   }
 
   /// One query over TCP, 2-byte length in front; reads the one reply.
-  static func tcpExchange(_ packet: [UInt8], address: String, port: Int) throws -> [UInt8] {
+  static func tcpExchange(_ packet: [UInt8], address: String, port: Int, from source: String? = nil) throws -> [UInt8] {
     let fd = try check("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
     defer { close(fd) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    if let source {
+      var local = socketAddress(source, 0)
+      try check("bind to \(source)") {
+        withUnsafePointer(to: &local) { pointer in
+          pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+      }
+    }
     var target = socketAddress(address, port)
     try check("connect to \(address):\(port)") {
       withUnsafePointer(to: &target) { pointer in
@@ -98,7 +106,8 @@ enum DNSTestNet {
   }
 }
 
-/// A resolver the test runs itself (never a real one): "outside.example" is 192.0.2.55,
+/// A resolver the test runs itself (never a real one): "outside.example" is 192.0.2.55 (or the
+/// `answer` it was started with, to tell two apart),
 /// "big.example" has 40 addresses (over UDP only a truncated answer, TC set; over TCP all),
 /// every other name NXDOMAIN. Counts the queries it gets, "tcp:" in front of those over TCP.
 final class FakeUpstream: Sendable {
@@ -122,9 +131,9 @@ final class FakeUpstream: Sendable {
   /// The lowercased names asked so far.
   var queries: [String] { box.log.withLock { $0 } }
 
-  static func start() async throws -> FakeUpstream {
+  static func start(answer: String = knownAddress) async throws -> FakeUpstream {
     let address = DNSTestNet.randomLoopback()
-    let box = LogBox()
+    let box = LogBox(answer: answer)
     let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(box: box)) }
@@ -157,7 +166,7 @@ final class FakeUpstream: Sendable {
     switch question.name.lowercased {
     case knownName:
       reply.flags = DNSMessage.responseFlags(to: query.flags, rcode: DNSMessage.rcodeNoError, authoritative: true)
-      if question.type == DNSMessage.typeA, let answer = DNSResourceRecord.a(question.name, ipv4: knownAddress, ttl: 77) {
+      if question.type == DNSMessage.typeA, let answer = DNSResourceRecord.a(question.name, ipv4: box.answer, ttl: 77) {
         reply.answers = [answer]
       }
     case bigName:
@@ -170,9 +179,12 @@ final class FakeUpstream: Sendable {
   }
 }
 
-/// Shares the query log between the handler and the test.
+/// Shares the query log between the handler and the test, and holds the known name's address.
 final class LogBox: Sendable {
   let log = Mutex<[String]>([])
+  let answer: String
+
+  init(answer: String = FakeUpstream.knownAddress) { self.answer = answer }
 }
 
 final class FakeUpstreamHandler: ChannelInboundHandler {

@@ -155,12 +155,16 @@ extension ContainerEngine {
   }
 
   /// Registers the names on every network that resolves them and makes sure its DNS server runs.
+  /// The container's `--dns` servers go with them: its network's server forwards the names it
+  /// does not know there when this container asks (Docker's embedded resolver does the same).
   func registerNames(_ record: ContainerRecord, endpoints: [Endpoint]) throws {
+    let upstreams = record.options.dns.map { DNSUpstream(address: $0) }
     for endpoint in endpoints {
       guard let network = try? networks.network(endpoint.networkID), network.dnsEnabled else { continue }
       try withNetworkLock(network.id) {
         try DNSRecordStore(runRoot: layout.runRoot).register(
-          networkID: network.id, containerID: record.id, names: Self.dnsNames(record, endpoint), ipv4: endpoint.ip)
+          networkID: network.id, containerID: record.id, names: Self.dnsNames(record, endpoint), ipv4: endpoint.ip,
+          upstreams: upstreams)
         guard let berth = Executables.ownPath else {
           throw BerthError(.notFound, "cannot find the berth executable to start the DNS server of network \(network.name)")
         }

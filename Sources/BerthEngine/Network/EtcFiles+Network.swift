@@ -37,8 +37,10 @@ extension EtcFiles {
   /// What a container resolves with: on a network with DNS, that network's server (at its
   /// gateway) with the host's search domains and options; on the default bridge the host's
   /// servers without loopback ones (Google's when none is left), as Docker does; in host mode
-  /// the host's file. `--dns`, `--dns-search` and `--dns-option` replace their part ("." as
-  /// the only search domain means none).
+  /// the host's file. `--dns-search` and `--dns-option` replace their part ("." as the only
+  /// search domain means none). `--dns` replaces the servers, except on a network with DNS:
+  /// there the network's server stays the only one (container names keep resolving) and
+  /// forwards other names to them, which a comment says as Docker's does.
   static func resolvConf(
     networkMode: String, dnsServer: String?, dns: [String], search: [String], options: [String]
   ) -> String {
@@ -59,17 +61,19 @@ extension EtcFiles {
     }
     if let dnsServer {
       servers = [dnsServer]
+    } else if !dns.isEmpty {
+      servers = dns
     } else if networkMode != "host" {
       servers = servers.filter { !($0.hasPrefix("127.") || $0 == "::1") }
       if servers.isEmpty { servers = ["8.8.8.8", "8.8.4.4"] }
     }
-    if !dns.isEmpty { servers = dns }
     var searchDomains = search.isEmpty ? hostSearch : search
     if searchDomains == ["."] { searchDomains = [] }
     let optionWords = options.isEmpty ? hostOptions : options
     var text = servers.map { "nameserver \($0)\n" }.joined()
     if !searchDomains.isEmpty { text += "search " + searchDomains.joined(separator: " ") + "\n" }
     if !optionWords.isEmpty { text += "options " + optionWords.joined(separator: " ") + "\n" }
+    if dnsServer != nil && !dns.isEmpty { text += "# ExtServers: [" + dns.joined(separator: " ") + "]\n" }
     return text
   }
 }

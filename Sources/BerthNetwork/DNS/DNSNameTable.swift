@@ -20,6 +20,8 @@ final class DNSNameTable: Sendable {
     /// Address → the IDs of the containers that have it (to find who asks).
     var containers: [String: [String]] = [:]
     var containerIDs: Set<String> = []
+    /// Address → the upstreams of the container that has it, when it has its own (`--dns`).
+    var upstreams: [String: [DNSUpstream]] = [:]
     var recordCount = 0
   }
 
@@ -82,6 +84,8 @@ final class DNSNameTable: Sendable {
       }
       if snapshot.names[record.ipv4] == nil, let first = record.names.first { snapshot.names[record.ipv4] = first }
       snapshot.containers[record.ipv4, default: []].append(record.containerID)
+      // The last record of an address wins: a newer container may have taken a stale one's.
+      snapshot.upstreams[record.ipv4] = record.upstreams.isEmpty ? nil : record.upstreams
       snapshot.containerIDs.insert(record.containerID)
     }
     return snapshot

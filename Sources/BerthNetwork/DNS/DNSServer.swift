@@ -56,12 +56,9 @@ public final class DNSServer: Sendable {
   public static func start(_ configuration: DNSServerConfiguration) async throws -> DNSServer {
     try DNSRecordStore.validate(networkID: configuration.networkID)
     let paths = DNSServerPaths(runRoot: configuration.runRoot, networkID: configuration.networkID)
-    // An upstream that is this server itself would loop every unknown query back here.
-    let upstreams = configuration.upstreams.filter {
-      !($0.address == configuration.listenAddress && ($0.port == configuration.port || configuration.port == 0))
-    }
     let service = DNSService(
-      table: DNSNameTable(path: paths.recordsFile), forwarder: DNSForwarder(upstreams: upstreams),
+      table: DNSNameTable(path: paths.recordsFile), upstreams: configuration.upstreams,
+      listenAddress: configuration.listenAddress, port: configuration.port,
       peers: DNSPeerNetworks(runRoot: configuration.runRoot, ownNetworkID: configuration.networkID))
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     do {
@@ -166,7 +163,8 @@ public final class DNSServer: Sendable {
   }
 }
 
-/// Answers from the records, forwards the rest, SERVFAIL when no upstream answers.
+/// Answers from the records, forwards the rest (to the asking container's own upstreams when
+/// it has some, else to the network's), SERVFAIL when no upstream answers.
 final class DNSService: Sendable {
   /// Forwarded queries waiting for an upstream at most; more get SERVFAIL at once (each holds
   /// a socket, and a client flooding unknown names must not exhaust descriptors).
@@ -175,27 +173,51 @@ final class DNSService: Sendable {
   let table: DNSNameTable
   let forwarder: DNSForwarder
   let peers: DNSPeerNetworks?
+  let listenAddress: String
+  let port: Int
   private let forwards = Mutex(0)
 
-  init(table: DNSNameTable, forwarder: DNSForwarder, peers: DNSPeerNetworks?) {
+  /// `port` 0: the server's port is not known yet, so any upstream on `listenAddress` counts
+  /// as the server itself.
+  init(table: DNSNameTable, upstreams: [DNSUpstream], listenAddress: String, port: Int, peers: DNSPeerNetworks?) {
     self.table = table
-    self.forwarder = forwarder
+    self.listenAddress = listenAddress
+    self.port = port
     self.peers = peers
+    forwarder = DNSForwarder(upstreams: Self.excludingSelf(upstreams, listenAddress: listenAddress, port: port))
+  }
+
+  /// An upstream that is this server itself would loop every unknown query back here.
+  static func excludingSelf(_ upstreams: [DNSUpstream], listenAddress: String, port: Int) -> [DNSUpstream] {
+    upstreams.filter { !($0.address == listenAddress && ($0.port == port || port == 0)) }
   }
 
   /// What the records say about the packet: the own network's names, then (on a miss) those
   /// of the asking container's other networks.
   func localOutcome(_ packet: [UInt8], udp: Bool, client: String?) -> DNSAnswerer.Outcome {
-    let own = table.current()
+    localOutcome(packet, udp: udp, client: client, own: table.current())
+  }
+
+  private func localOutcome(_ packet: [UInt8], udp: Bool, client: String?, own: DNSNameTable.Snapshot) -> DNSAnswerer.Outcome {
     let outcome = DNSAnswerer(snapshot: own).respond(to: packet, udp: udp)
     guard outcome == .forward, let peers, let client, let asking = own.containers[client] else { return outcome }
     let others = peers.snapshots(withAny: asking)
     return others.isEmpty ? outcome : DNSAnswerer(snapshots: [own] + others).respond(to: packet, udp: udp)
   }
 
+  /// Who answers what the records do not for `client`: the upstreams its container was
+  /// registered with (Docker's `--dns` on a user network), else the network's. A container
+  /// whose only upstream is this server gets the network's too.
+  func forwarder(for client: String?, in snapshot: DNSNameTable.Snapshot) -> DNSForwarder {
+    guard let client, let own = snapshot.upstreams[client] else { return forwarder }
+    let upstreams = Self.excludingSelf(own, listenAddress: listenAddress, port: port)
+    return upstreams.isEmpty ? forwarder : DNSForwarder(upstreams: upstreams, timeout: forwarder.timeout)
+  }
+
   /// The reply to send back to `client` (its IP address), nil for none.
   func respond(to packet: [UInt8], udp: Bool, client: String?, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
-    switch localOutcome(packet, udp: udp, client: client) {
+    let own = table.current()
+    switch localOutcome(packet, udp: udp, client: client, own: own) {
     case .reply(let bytes): return loop.makeSucceededFuture(bytes)
     case .drop: return loop.makeSucceededFuture(nil)
     case .forward:
@@ -205,7 +227,7 @@ final class DNSService: Sendable {
         return true
       }
       guard admitted else { return loop.makeSucceededFuture(Self.serverFailure(packet)) }
-      return forwarder.forward(packet, overTCP: !udp, on: loop)
+      return forwarder(for: client, in: own).forward(packet, overTCP: !udp, on: loop)
         .map { Optional($0) }
         .recover { _ in Self.serverFailure(packet) }
         .always { _ in self.forwards.withLock { $0 -= 1 } }

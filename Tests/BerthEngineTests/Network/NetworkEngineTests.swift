@@ -148,34 +148,53 @@ struct NetworkEngineTests {
     }
   }
 
-  @Test("--ip, --mac-address, --hostname, --add-host, --dns, --dns-search, --dns-option show in the container")
+  @Test("--ip, --mac-address, --hostname, --add-host, --dns, --dns-search, --dns-option show in the container; with --dns, names still resolve")
   func addressesAndFiles() async throws {
+    // The container's --dns: a resolver this test runs on the host's loopback.
+    let resolver = try TestResolver()
+    defer { resolver.stop() }
     try await NetworkTestSupport.withSandbox { sandbox in
       let network = NetworkTestSupport.name("files")
       let subnet = try NetworkTestSupport.freeSubnet()
       let prefix = NetworkTestSupport.prefix(subnet)
       try await sandbox.createNetwork(network, subnet: subnet)
-      let script = "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf"
+      try await sandbox.runDetached("--name", "peer", "--network", network, "busybox", "sleep", "1000")
+      let peerIP = try await sandbox.field("peer", "{{.NetworkSettings.Networks.\(network).IPAddress}}")
+      // "peer.": busybox nslookup asks a name without a dot only with the search domains.
+      let script = "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf; "
+        + "echo ---; nslookup -type=a peer.; echo ---; nslookup -type=a \(TestResolver.knownName)"
       let output = try await sandbox.ok(
         "run", "--rm", "--name", "files", "--network", network, "--ip", prefix + "77", "--mac-address", "02:42:ac:11:00:99",
-        "--hostname", "box", "--add-host", "db.local:10.1.2.3", "--add-host", "gw:host-gateway", "--dns", "192.0.2.53",
+        "--hostname", "box", "--add-host", "db.local:10.1.2.3", "--add-host", "gw:host-gateway", "--dns", resolver.address,
         "--dns-search", "example.test", "--dns-option", "ndots:2", "busybox", "sh", "-c", script)
       let parts = output.stdout.components(separatedBy: "---\n")
-      #expect(parts.count == 3, "\(output)")
+      #expect(parts.count == 5, "\(output)")
       #expect(parts[0].contains("inet \(prefix)77/24"), "\(parts[0])")
       #expect(parts[0].contains("02:42:ac:11:00:99"), "\(parts[0])")
       let hosts = parts.count > 1 ? parts[1] : ""
       #expect(hosts.hasPrefix("127.0.0.1\tlocalhost\n"), "\(hosts)")
       #expect(hosts.contains("10.1.2.3\tdb.local\n") && hosts.contains("\(prefix)1\tgw\n"), "\(hosts)")
       #expect(hosts.contains("\(prefix)77\tbox files\n"), "\(hosts)")
+      // The network's server stays the nameserver; --dns is where it forwards (Docker's way).
       let resolv = parts.count > 2 ? parts[2] : ""
-      #expect(resolv == "nameserver 192.0.2.53\nsearch example.test\noptions ndots:2\n", "\(resolv)")
-      let outside = try await sandbox.run("run", "--rm", "--network", network, "--ip", "192.0.2.9", "busybox", "true")
-      #expect(outside.code == 125 && outside.stderr == "Error: no configured subnet or ip-range contain the IP address 192.0.2.9\n", "\(outside)")
+      #expect(resolv == "nameserver \(prefix)1\nsearch example.test\noptions ndots:2\n# ExtServers: [\(resolver.address)]\n", "\(resolv)")
+      let peer = parts.count > 3 ? parts[3] : ""
+      #expect(peer.contains("Address: \(peerIP)"), "a container name resolves with --dns set: \(peer)")
+      let outside = parts.count > 4 ? parts[4] : ""
+      #expect(outside.contains("Address: \(TestResolver.knownAddress)"), "an external name is answered by the --dns server: \(outside)")
+      #expect(resolver.queries.contains(TestResolver.knownName), "\(resolver.queries)")
+      #expect(!resolver.queries.contains("peer"), "container names are not forwarded: \(resolver.queries)")
+      let wrongIP = try await sandbox.run("run", "--rm", "--network", network, "--ip", "192.0.2.9", "busybox", "true")
+      #expect(wrongIP.code == 125 && wrongIP.stderr == "Error: no configured subnet or ip-range contain the IP address 192.0.2.9\n", "\(wrongIP)")
+      try await sandbox.ok("rm", "-f", "peer")
 
-      // The default bridge: the host's servers without loopback ones, or Google's.
+      // The default bridge: the host's servers without loopback ones, or Google's; there is no
+      // embedded server, so --dns replaces them.
       let bridge = try await sandbox.ok("run", "--rm", "busybox", "cat", "/etc/resolv.conf").stdout
       #expect(!bridge.contains("nameserver 127.") && bridge.contains("nameserver "), "\(bridge)")
+      let bridgeDNS = try await sandbox.ok("run", "--rm", "--dns", resolver.address, "busybox", "cat", "/etc/resolv.conf").stdout
+      #expect(bridgeDNS.hasPrefix("nameserver \(resolver.address)\n") && bridgeDNS.components(separatedBy: "nameserver").count == 2, "\(bridgeDNS)")
+      #expect(!bridgeDNS.contains("ExtServers"), "\(bridgeDNS)")
     }
   }
 

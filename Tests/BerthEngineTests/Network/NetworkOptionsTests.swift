@@ -90,8 +90,14 @@ struct NetworkOptionsTests {
     let bridge = EtcFiles.resolvConf(networkMode: "bridge", dnsServer: nil, dns: [], search: [], options: [])
     #expect(!bridge.contains("nameserver 127.") && bridge.contains("nameserver "), "\(bridge)")
     #expect(EtcFiles.resolvConf(networkMode: "host", dnsServer: nil, dns: [], search: [], options: []) == host)
+    // On a network with DNS, --dns servers are where its server forwards: it stays the nameserver.
     let flags = EtcFiles.resolvConf(networkMode: "front", dnsServer: "10.9.0.1", dns: ["192.0.2.1"], search: ["."], options: ["ndots:1"])
-    #expect(flags == "nameserver 192.0.2.1\noptions ndots:1\n")
+    #expect(flags == "nameserver 10.9.0.1\noptions ndots:1\n# ExtServers: [192.0.2.1]\n")
+    // Without one (the default bridge, host mode), --dns replaces the servers.
+    let bridgeFlags = EtcFiles.resolvConf(networkMode: "bridge", dnsServer: nil, dns: ["192.0.2.1", "192.0.2.2"], search: ["."], options: [])
+    #expect(bridgeFlags.hasPrefix("nameserver 192.0.2.1\nnameserver 192.0.2.2\n") && !bridgeFlags.contains("ExtServers"), "\(bridgeFlags)")
+    let hostFlags = EtcFiles.resolvConf(networkMode: "host", dnsServer: nil, dns: ["192.0.2.1"], search: [], options: [])
+    #expect(hostFlags.hasPrefix("nameserver 192.0.2.1\n") && hostFlags.components(separatedBy: "nameserver").count == 2, "\(hostFlags)")
   }
 
   @Test("--ip must be inside the network's subnet (or ip-range)")
