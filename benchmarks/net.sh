@@ -123,7 +123,7 @@ if "podman" in added and added["podman"] > 0:
 PY
 
 # 2. Throughput: container to container, and host loopback.
-gbits() { python3 -c 'import json,sys; print(f"{json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9:.1f}")'; }
+gbits() { python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.1f" % (r["end"]["sum_received"]["bits_per_second"]/1e9))'; }
 subnet="10.$((200 + RANDOM % 50)).$((RANDOM % 250)).0/24"
 "${berth_cmd[@]}" network create --subnet "$subnet" "$network" >/dev/null
 "${berth_cmd[@]}" run -d --name iperf-server --network "$network" "$image" iperf3 -s >/dev/null
