@@ -21,6 +21,7 @@
 # Everything is removed on exit. Needs root. Results: benchmarks/results/build-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib/common.sh
 runs=${1:-5}
 [ "$(id -u)" = 0 ] || { echo "benchmarks/build.sh: run as root" >&2; exit 1; }
 ./scripts/install-deps.sh >/dev/null
@@ -75,14 +76,7 @@ cleanup() {
     wait "$dockerd_pid" 2>/dev/null
   fi
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; fi
-  for attempt in 1 2 3 4 5; do
-    mounts=$(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | uniq)
-    [ -z "$mounts" ] && break
-    for m in $mounts; do
-      if [ "$attempt" = 5 ]; then umount -l "$m" 2>/dev/null; else umount "$m" 2>/dev/null; fi
-    done
-    sleep 0.2
-  done
+  unmount_under "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -97,19 +91,7 @@ busybox_rootfs "$rootfs"
 tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$work/busybox.tar.gz"
 python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
 python3 benchmarks/lib/oci-image.py "$work/oci-debian" latest "$cache/debian.tar.gz"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-registry=127.0.0.1:$port
-cat >"$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $registry
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$work"
 for name in busybox debian; do
   skopeo copy -q --dest-tls-verify=false "oci:$work/oci-$name:latest" "docker://$registry/$name:latest"
 done

@@ -17,6 +17,7 @@
 # a tmpfs; everything is removed on exit. Needs root. Results: benchmarks/results/net-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib/common.sh
 runs=${1:-20}
 [ "$(id -u)" = 0 ] || { echo "benchmarks/net.sh: run as root" >&2; exit 1; }
 ./scripts/install-deps.sh >/dev/null
@@ -49,14 +50,7 @@ cleanup() {
   # Containers, networks, the default bridge and its firewall rules of this store.
   timeout 120 "${berth_cmd[@]}" system reset -f >/dev/null 2>&1
   [ "$podman_ok" = 1 ] && timeout 120 "${podman_cmd[@]}" rm -af -t 0 >/dev/null 2>&1
-  for attempt in 1 2 3 4 5; do
-    mounts=$(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | uniq)
-    [ -z "$mounts" ] && break
-    for m in $mounts; do
-      if [ "$attempt" = 5 ]; then umount -l "$m" 2>/dev/null; else umount "$m" 2>/dev/null; fi
-    done
-    sleep 0.2
-  done
+  unmount_under "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -130,7 +124,7 @@ subnet="10.$((200 + RANDOM % 50)).$((RANDOM % 250)).0/24"
 server_ip=$("${berth_cmd[@]}" inspect iperf-server | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['NetworkSettings']['Networks']['$network']['IPAddress'])")
 for _ in $(seq 50); do "${berth_cmd[@]}" exec iperf-server sh -c 'netstat -ltn | grep -q :5201' && break; sleep 0.1; done
 container=$("${berth_cmd[@]}" run --rm --network "$network" "$image" iperf3 -c "$server_ip" -t 5 -J | gbits)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5

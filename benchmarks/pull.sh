@@ -11,6 +11,7 @@
 # rootfs once into benchmarks/.cache (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib/common.sh
 runs=${1:-5}
 [ "$(id -u)" = 0 ] || { echo "benchmarks/pull.sh: run as root" >&2; exit 1; }
 ./scripts/install-deps.sh >/dev/null
@@ -45,25 +46,13 @@ cleanup() {
   [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
   sleep 0.5
-  for m in $(grep -o "$work/[^ ]*" /proc/self/mountinfo | sort -r | uniq); do umount -l "$m" 2>/dev/null || true; done
+  unmount_under "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 # A registry on a free loopback port, its storage outside the measured file system.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-registry=127.0.0.1:$port
-cat >"$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $registry
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$work"
 for image in debian:minbase three:layers; do
   name=${image%%:*}
   if [ "$name" = debian ]; then layers="$cache/debian.tar.gz"; else layers="$cache/three-1.tar.gz $cache/three-2.tar.gz $cache/three-3.tar.gz"; fi

@@ -27,6 +27,7 @@
 # Everything is removed on exit, whatever happens. Needs root. Results: benchmarks/results/run-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/lib/common.sh
 runs=${1:-30}
 count=${2:-500}
 [ "$(id -u)" = 0 ] || { echo "benchmarks/run.sh: run as root" >&2; exit 1; }
@@ -79,16 +80,7 @@ cleanup() {
     wait "$dockerd_pid" 2>/dev/null
   fi
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; fi
-  # Mounts under the work directory, deepest first; the last container's mount namespace may
-  # still be going away, so retry before detaching lazily.
-  for attempt in 1 2 3 4 5; do
-    mounts=$(grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r | uniq)
-    [ -z "$mounts" ] && break
-    for m in $mounts; do
-      if [ "$attempt" = 5 ]; then umount -l "$m" 2>/dev/null; else umount "$m" 2>/dev/null; fi
-    done
-    sleep 0.2
-  done
+  unmount_under "$work"
   # Cgroups berth left behind (none, when rm worked).
   if [ -s "$work/ids" ]; then
     while read -r id; do
@@ -113,19 +105,7 @@ tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$wor
 python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
 
 # A registry on a free loopback port, its storage outside the measured file system.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-registry=127.0.0.1:$port
-cat >"$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $registry
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$work"
 skopeo copy -q --dest-tls-verify=false "oci:$work/oci-busybox:latest" "docker://$registry/busybox:latest"
 image=$registry/busybox:latest
 
