@@ -44,7 +44,7 @@ struct DNSForwarder: Sendable {
     }
     let promise = loop.makePromise(of: [UInt8].self)
     let timeout = self.timeout
-    ClientBootstrap(group: loop)
+    let bootstrap = ClientBootstrap(group: loop)
       .connectTimeout(timeout)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
@@ -52,25 +52,16 @@ struct DNSForwarder: Sendable {
           try channel.pipeline.syncOperations.addHandler(DNSUpstreamTCPHandler(promise: promise))
         }
       }
-      .connect(to: address)
-      .whenComplete { result in
-        switch result {
-        case .failure(let error):
-          promise.fail(error)
-        case .success(let channel):
-          let timer = loop.scheduleTask(in: timeout) {
-            promise.fail(BerthError(.commandFailed, "the upstream DNS server \(upstream) did not answer over TCP in time"))
-          }
-          promise.futureResult.whenComplete { _ in
-            timer.cancel()
-            channel.close(promise: nil)
-          }
-          var buffer = channel.allocator.buffer(capacity: query.count + 2)
-          buffer.writeInteger(UInt16(query.count))
-          buffer.writeBytes(query)
-          channel.writeAndFlush(buffer).whenFailure { promise.fail($0) }
-        }
-      }
+    let connected = bootstrap.connect(to: address)
+    Self.exchange(
+      connected, promise: promise, timeout: timeout,
+      timeoutMessage: "the upstream DNS server \(upstream) did not answer over TCP in time"
+    ) { channel in
+      var buffer = channel.allocator.buffer(capacity: query.count + 2)
+      buffer.writeInteger(UInt16(query.count))
+      buffer.writeBytes(query)
+      return channel.writeAndFlush(buffer)
+    }
     return promise.futureResult
   }
 
@@ -92,29 +83,40 @@ struct DNSForwarder: Sendable {
     let promise = loop.makePromise(of: [UInt8].self)
     let timeout = self.timeout
     let wireQuery = wire
-    DatagramBootstrap(group: loop)
+    let bootstrap = DatagramBootstrap(group: loop)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
           try channel.pipeline.syncOperations.addHandler(DNSUpstreamHandler(upstream: address, id: id, promise: promise))
         }
       }
-      .connect(to: address)
-      .whenComplete { result in
-        switch result {
-        case .failure(let error):
-          promise.fail(error)
-        case .success(let channel):
-          let timer = loop.scheduleTask(in: timeout) {
-            promise.fail(BerthError(.commandFailed, "the upstream DNS server \(upstream) did not answer in time"))
-          }
-          promise.futureResult.whenComplete { _ in
-            timer.cancel()
-            channel.close(promise: nil)
-          }
-          channel.writeAndFlush(ByteBuffer(bytes: wireQuery)).whenFailure { promise.fail($0) }
-        }
-      }
+    let connected = bootstrap.connect(to: address)
+    Self.exchange(
+      connected, promise: promise, timeout: timeout, timeoutMessage: "the upstream DNS server \(upstream) did not answer in time"
+    ) { channel in
+      channel.writeAndFlush(ByteBuffer(bytes: wireQuery))
+    }
     return promise.futureResult
+  }
+
+  /// Once connected: sends the query; the answer, a failure or the timeout completes
+  /// `promise`, and the channel closes whichever comes first.
+  private static func exchange(
+    _ connected: EventLoopFuture<any Channel>, promise: EventLoopPromise<[UInt8]>, timeout: TimeAmount, timeoutMessage: String,
+    send: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+  ) {
+    connected.whenComplete { result in
+      switch result {
+      case .failure(let error):
+        promise.fail(error)
+      case .success(let channel):
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(BerthError(.commandFailed, timeoutMessage)) }
+        promise.futureResult.whenComplete { _ in
+          timer.cancel()
+          channel.close(promise: nil)
+        }
+        send(channel).whenFailure { promise.fail($0) }
+      }
+    }
   }
 }
 
