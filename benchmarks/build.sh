@@ -40,15 +40,8 @@ mkdir -p "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 report=$results/build-$stamp.txt
 
-# The debian minbase layer (built once, as pull.sh does).
-if [ ! -f "$cache/debian.tar.gz" ]; then
-  echo "building the debian minbase rootfs (once)..."
-  rm -rf "$cache/debian"
-  debootstrap --variant=minbase bookworm "$cache/debian" http://deb.debian.org/debian >/dev/null
-  rm -rf "$cache/debian/var/cache/apt/archives/"*.deb "$cache/debian/var/lib/apt/lists/"*
-  tar -C "$cache/debian" --numeric-owner -cf - . | gzip -n -6 >"$cache/debian.tar.gz"
-  rm -rf "$cache/debian"
-fi
+# The debian minbase layer (built once).
+debian_layer "$cache"
 
 work=$(mktemp -d /tmp/bbuild.XXXXXX)
 mnt=$work/m
@@ -85,11 +78,8 @@ trap 'exit 130' INT TERM
 say() { echo "$@" | tee -a "$report"; }
 
 # The base images, pushed to a registry on a free loopback port.
-rootfs=$work/busybox
 source benchmarks/lib/busybox-rootfs.sh
-busybox_rootfs "$rootfs"
-tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$work/busybox.tar.gz"
-python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
+busybox_oci_image "$work"
 python3 benchmarks/lib/oci-image.py "$work/oci-debian" latest "$cache/debian.tar.gz"
 start_registry "$work"
 for name in busybox debian; do

@@ -22,15 +22,7 @@ cache=$PWD/benchmarks/.cache
 mkdir -p "$cache"
 
 # The images' layers (built once).
-if [ ! -f "$cache/debian.tar.gz" ]; then
-  echo "building the debian minbase rootfs (once)..."
-  rm -rf "$cache/debian"
-  debootstrap --variant=minbase bookworm "$cache/debian" http://deb.debian.org/debian >/dev/null
-  # As Debian's own images: no downloaded packages or package lists.
-  rm -rf "$cache/debian/var/cache/apt/archives/"*.deb "$cache/debian/var/lib/apt/lists/"*
-  tar -C "$cache/debian" --numeric-owner -cf - . | gzip -n -6 >"$cache/debian.tar.gz"
-  rm -rf "$cache/debian"
-fi
+debian_layer "$cache"
 if [ ! -f "$cache/three-3.tar.gz" ]; then
   # About 100 MB of compressed layers from this machine's /usr (the set varies a little
   # between machines; the comparison is within one run).

@@ -98,11 +98,8 @@ trap 'exit 130' INT TERM
 say() { echo "$@" | tee -a "$report"; }
 
 # The image: a static busybox with every applet, and the files an image has.
-rootfs=$work/busybox
 source benchmarks/lib/busybox-rootfs.sh
-busybox_rootfs "$rootfs"
-tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$work/busybox.tar.gz"
-python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
+busybox_oci_image "$work"
 
 # A registry on a free loopback port, its storage outside the measured file system.
 start_registry "$work"

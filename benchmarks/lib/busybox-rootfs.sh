@@ -9,3 +9,12 @@ busybox_rootfs() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   chmod 1777 "$rootfs/tmp"
 }
+
+# busybox_oci_image WORK: the busybox rootfs in WORK/busybox, as one gzip layer
+# (WORK/busybox.tar.gz) and an OCI layout (WORK/oci-busybox, tag latest).
+busybox_oci_image() {
+  local work=$1
+  busybox_rootfs "$work/busybox"
+  tar -C "$work/busybox" --numeric-owner --owner=0 --group=0 -cf - . | gzip -n -6 >"$work/busybox.tar.gz"
+  python3 benchmarks/lib/oci-image.py "$work/oci-busybox" latest "$work/busybox.tar.gz"
+}

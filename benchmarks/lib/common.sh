@@ -37,3 +37,16 @@ unmount_under() {
     sleep 0.2
   done
 }
+
+# debian_layer CACHE: CACHE/debian.tar.gz, a debootstrap --variant=minbase bookworm rootfs as
+# one gzip layer, built once (as Debian's own images: no downloaded packages or lists).
+debian_layer() {
+  local cache=$1
+  [ -f "$cache/debian.tar.gz" ] && return 0
+  echo "building the debian minbase rootfs (once)..."
+  rm -rf "$cache/debian"
+  debootstrap --variant=minbase bookworm "$cache/debian" http://deb.debian.org/debian >/dev/null
+  rm -rf "$cache/debian/var/cache/apt/archives/"*.deb "$cache/debian/var/lib/apt/lists/"*
+  tar -C "$cache/debian" --numeric-owner -cf - . | gzip -n -6 >"$cache/debian.tar.gz"
+  rm -rf "$cache/debian"
+}
