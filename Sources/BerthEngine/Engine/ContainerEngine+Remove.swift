@@ -46,17 +46,18 @@ extension ContainerEngine {
     let released = try await volumes.release(container: record.id)
     try? FS.removeTree(layout.containerRun(record.id))
     try FS.removeTree(layout.container(record.id))
-    try containers.delete(record.id)
-    unlink(layout.containerLock(record.id))
     if removeVolumes {
       // The record's list, and any anonymous volume it used that the list missed (a create
-      // killed between making the volume and saving the record).
+      // killed between making the volume and saving the record). Before the row goes: an rm
+      // killed after it would leave the next `rm -f` nothing to find, and the volumes behind.
       let anonymous = released.filter { (try? volumes.get($0).anonymous) == true }
       for name in Set(record.anonymousVolumes + anonymous) {
         // A volume another container took up (--volumes-from) stays.
         try? await volumes.remove(name, force: false)
       }
     }
+    try containers.delete(record.id)
+    unlink(layout.containerLock(record.id))
   }
 
   /// Processes the runtime no longer knows of (its state was lost: another run root, a
