@@ -63,7 +63,7 @@ extension Trait where Self == ConditionTrait {
   }
 }
 
-/// One test's world: its own store root (`BERTH_ROOT`), its own Docker config directory
+/// One test's world: its own store root (`BERTH_ROOT`) and run root, its own Docker config directory
 /// (credentials), no system registries configuration. Removed afterwards.
 struct Sandbox: Sendable {
   let directory: String
@@ -89,6 +89,8 @@ struct Sandbox: Sendable {
       "PATH": Processes.path,
       "HOME": directory,
       "BERTH_ROOT": root,
+      // Its own run root too: else the engine makes /run/berth-<hash of root> and leaves it.
+      "BERTH_RUNROOT": directory + "/run",
       "DOCKER_CONFIG": dockerConfig,
       "BERTH_REGISTRIES_CONFIG": directory + "/no-registries.json",
       "TMPDIR": scratch,
