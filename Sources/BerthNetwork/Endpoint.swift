@@ -1,3 +1,5 @@
+import BerthJSON
+
 /// A published port: hostIP:hostPort on the host forwards to containerPort in the container.
 public struct PortMapping: Codable, Sendable, Equatable, Hashable {
   /// "" = all the host's addresses.
@@ -43,10 +45,14 @@ public struct Endpoint: Codable, Sendable, Equatable {
   public var gateway: String
   public var mac: String
   public var aliases: [String]
+  /// The bridge plugin's ADD result, as it printed it: the `prevResult` a CNI CHECK needs
+  /// (the host-side veth's name is only there). Nil in files of older builds and in planned
+  /// endpoints; such an endpoint cannot be checked (`NetworkAttacher.check`).
+  public var cniResult: JSONValue?
 
   public init(
     network: String, networkID: String, interface: String, ip: String, prefixLength: Int, gateway: String,
-    mac: String, aliases: [String] = []
+    mac: String, aliases: [String] = [], cniResult: JSONValue? = nil
   ) {
     self.network = network
     self.networkID = networkID
@@ -56,5 +62,6 @@ public struct Endpoint: Codable, Sendable, Equatable {
     self.gateway = gateway
     self.mac = mac
     self.aliases = aliases
+    self.cniResult = cniResult
   }
 }

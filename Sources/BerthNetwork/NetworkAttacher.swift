@@ -179,7 +179,7 @@ public struct NetworkAttacher: Sendable {
     let mac = interfaces.first { $0["name"]?.stringValue == interface && $0["sandbox"] != nil }?["mac"]?.stringValue ?? ""
     return Endpoint(
       network: network.name, networkID: network.id, interface: interface, ip: String(parts[0]), prefixLength: length,
-      gateway: entry["gateway"]?.stringValue ?? network.gateway, mac: mac, aliases: aliases)
+      gateway: entry["gateway"]?.stringValue ?? network.gateway, mac: mac, aliases: aliases, cniResult: result)
   }
 
   /// "02:42:ac:11:00:02": six hex pairs, unicast.

@@ -45,7 +45,8 @@ extension ContainerEngine {
   }
 
   /// At start, before the monitor: the network namespace and its endpoints. A namespace
-  /// that still exists (stop then start, a restart) is kept as it is; one a reboot took is
+  /// that still exists (stop then start, a restart) is kept when a CNI CHECK of its endpoints
+  /// passes, else released and made again; one a reboot took is
   /// made again, after releasing what the saved state still holds (addresses, port
   /// forwards). Writes /etc/hosts and /etc/resolv.conf once the addresses are known.
   func setUpNetwork(_ record: ContainerRecord) throws {
@@ -57,7 +58,17 @@ extension ContainerEngine {
     let attacher = attacher
     let netns = attacher.namespacePath(containerID: record.id)
     let saved = ContainerNetworkState.load(layout, record.id)
-    if let saved, saved.pending != true, ContainerNetworkState.isNamespace(netns) { return }
+    if let saved, saved.pending != true, ContainerNetworkState.isNamespace(netns) {
+      // Kept, but someone may have deleted a veth or the bridge, or flushed the leases since:
+      // a CNI CHECK per endpoint; when it fails, everything is made again as after a reboot.
+      do {
+        try attacher.check(containerID: record.id, netns: netns, endpoints: saved.endpoints, ports: saved.ports)
+        StartTrace.mark("network: kept and checked")
+        return
+      } catch {
+        StartTrace.mark("network: check failed, attaching again: \(error)")
+      }
+    }
     if let saved { releaseEndpoints(record.id, saved) }
     attacher.removeNamespace(containerID: record.id)
 
