@@ -78,7 +78,7 @@ struct InspectRunner {
       }
     }
     if let format {
-      let template = InspectTemplate(try OutputTemplate(format))
+      let template = InspectTemplate(try OutputTemplate(format, blocks: true))
       for object in objects { print(template.render(object)) }
     } else {
       print(InspectTemplate.indented(.array(objects)))
@@ -117,21 +117,51 @@ struct InspectTemplate {
   init(_ template: OutputTemplate) { self.template = template }
 
   func render(_ object: JSONValue) -> String {
-    template.pieces.map { piece in
+    var next = 0
+    return render(template.pieces, from: &next, dot: object)
+  }
+
+  /// The pieces from `next` up to the `end` of the block (or the last), with `dot` as `.`;
+  /// `next` ends after that `end`. A range renders its body once per element (a map's
+  /// values in key order, as Go does), and skips it for none.
+  private func render(_ pieces: [OutputTemplate.Piece], from next: inout Int, dot object: JSONValue) -> String {
+    var out = ""
+    while next < pieces.count {
+      let piece = pieces[next]
+      next += 1
       switch piece {
-      case .text(let text): return text
-      case .field(let path): return Self.value(at: path, in: object).map { Self.goText($0.value, key: $0.key) } ?? "<no value>"
-      case .json(nil): return JSON.serializeString(object)
-      case .json(let path?): return Self.value(at: path, in: object).map { JSON.serializeString($0.value) } ?? "null"
+      case .end: return out
+      case .range(let path):
+        let target = path.map { Self.value(at: $0, in: object)?.value ?? .null } ?? object
+        let elements: [JSONValue]
+        switch target {
+        case .array(let values): elements = values
+        case .object(let members): elements = members.sorted { $0.key < $1.key }.map(\.value)
+        default: elements = []
+        }
+        let body = next
+        if elements.isEmpty { _ = render(pieces, from: &next, dot: .null) }
+        for element in elements {
+          next = body
+          out += render(pieces, from: &next, dot: element)
+        }
+      case .index(let path, let key):
+        let value = Self.value(at: path, in: object)?.value.objectValue?[key]
+        out += value.map { Self.goText($0, key: key) } ?? "<no value>"
+      case .text(let text): out += text
+      case .field(let path): out += Self.value(at: path, in: object).map { Self.goText($0.value, key: $0.key) } ?? "<no value>"
+      case .json(nil): out += JSON.serializeString(object)
+      case .json(let path?): out += Self.value(at: path, in: object).map { JSON.serializeString($0.value) } ?? "null"
       case .function(let name, let path, let argument):
         let text = Self.value(at: path, in: object).map { Self.goText($0.value, key: $0.key) } ?? ""
         switch name {
-        case "upper": return text.uppercased()
-        case "lower": return text.lowercased()
-        default: return String(text.prefix(argument ?? text.count))
+        case "upper": out += text.uppercased()
+        case "lower": out += text.lowercased()
+        default: out += String(text.prefix(argument ?? text.count))
         }
       }
-    }.joined()
+    }
+    return out
   }
 
   /// The value at "A.B.C", with the last key (which tells how Go would print a null).

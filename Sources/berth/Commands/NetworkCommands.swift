@@ -168,8 +168,9 @@ struct NetworkInspect: AsyncParsableCommand {
       }
     }
     if let format {
-      let template = try OutputTemplate(format == "json" ? "{{json .}}" : format)
-      for object in objects { print(CLIOutput.render(template, object)) }
+      // As container inspect's: nested paths, range and index (`{{range .Containers}}`).
+      let template = InspectTemplate(try OutputTemplate(format == "json" ? "{{json .}}" : format, blocks: true))
+      for object in objects { print(template.render(object)) }
     } else {
       print(CLIOutput.indentedJSON(.array(objects)))
     }

@@ -40,6 +40,13 @@ struct NetworkEngineTests {
       #expect((containers[serverID]?["IPv4Address"] as? String)?.hasPrefix(NetworkTestSupport.prefix(subnet)) == true)
       let ipam = (object["IPAM"] as? [String: Any])?["Config"] as? [[String: Any]]
       #expect(ipam?.first?["Subnet"] as? String == subnet)
+      // Docker's template idioms: range over a map, index by key.
+      let serverIP = (containers[serverID]?["IPv4Address"] as? String)?.split(separator: "/").first.map(String.init) ?? "?"
+      #expect(try await sandbox.field("server", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}") == serverIP)
+      #expect(try await sandbox.ok("network", "inspect", "-f", "{{range .Containers}}{{.Name}},{{end}}", network).trimmed == "server,")
+      #expect(try await sandbox.field("server", "{{index .NetworkSettings.Networks \"\(network)\"}}").contains(serverIP))
+      let unbalanced = try await sandbox.run("inspect", "-f", "{{range .Mounts}}x", "server")
+      #expect(unbalanced.code != 0 && unbalanced.stderr.contains("{{range}} without {{end}}"), "\(unbalanced)")
 
       try await sandbox.ok("rm", "-f", "server")
       #expect(try await sandbox.ok("network", "rm", network).trimmed == network)
