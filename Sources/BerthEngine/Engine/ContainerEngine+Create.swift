@@ -89,7 +89,7 @@ extension ContainerEngine {
         let volume: VolumeRecord
         let name = request.source ?? ""
         if name.isEmpty {
-          volume = try await volumes.create(name: nil, labels: [:], options: [:], anonymous: true)
+          volume = try await volumes.create(name: nil, labels: [:], options: [:], anonymous: true, user: id)
           record.anonymousVolumes.append(volume.name)
           request.source = volume.name
         } else if let existing = try? volumes.get(name) {

@@ -61,10 +61,11 @@ public final class VolumeStore: Sendable {
   ///   - name: nil for a new random name (an anonymous volume's).
   ///   - anonymous: made for one container (`-v /path`, an image's VOLUME); such a volume
   ///     also gets Docker's `com.docker.volume.anonymous` label.
+  ///   - container: recorded as the new volume's user in the same transaction (``use(_:container:)``).
   @discardableResult
   public func create(
     name: String? = nil, driver: String = "local", labels: [String: String] = [:], options: [String: String] = [:],
-    anonymous: Bool = false
+    anonymous: Bool = false, user container: String? = nil
   ) async throws -> VolumeRecord {
     let name = name ?? Self.randomName()
     guard Self.isValidName(name) else {
@@ -100,6 +101,11 @@ public final class VolumeStore: Sendable {
           try db.execute(
             sql: "INSERT INTO volume (name, created, record) VALUES (?, ?, ?)",
             arguments: [name, now.timeIntervalSince1970, json])
+          // In the same transaction: a container's anonymous volume is never, even for an
+          // instant, one that no container knows (a create killed here would leak it).
+          if let container {
+            try db.execute(sql: "INSERT INTO volumeUser (volume, container) VALUES (?, ?)", arguments: [name, container])
+          }
         }
       } catch {
         try? FS.removeTree(layout.volume(name))
