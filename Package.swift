@@ -166,7 +166,7 @@ let package = Package(
       .product(name: "NIOPosix", package: "swift-nio"),
     ]),
     .testTarget(name: "BerthBuildTests", dependencies: [
-      "BerthBuild", "BerthEngine", "BerthImages", "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport",
+      "BerthBuild", "BerthEngine", "BerthImages", "BerthArchive", "BerthOCI", "BerthOS", "BerthJSON", "BerthTestSupport",
     ]),
     .testTarget(name: "BerthImagesTests", dependencies: [
       "BerthImages", "BerthArchive", "BerthRegistry", "BerthOCI", "BerthOS", "BerthTestSupport", "CLinux", "berth",

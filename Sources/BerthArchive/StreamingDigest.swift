@@ -35,8 +35,8 @@ public struct StreamingDigest: @unchecked Sendable {
   }
 }
 
-/// Lowercase hex of a byte sequence.
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
+/// Lowercase hex of a byte sequence (digests' text form).
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
   let digits = Array("0123456789abcdef".utf8)
   var out: [UInt8] = []
   out.reserveCapacity(64)

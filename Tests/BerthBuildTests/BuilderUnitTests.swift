@@ -1,3 +1,4 @@
+import BerthArchive
 import BerthOCI
 import BerthOS
 import Foundation

@@ -1,3 +1,4 @@
+import BerthArchive
 import BerthImages
 import BerthJSON
 import BerthOCI

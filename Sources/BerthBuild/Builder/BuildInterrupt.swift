@@ -75,9 +75,7 @@ final class BuildInterrupt: @unchecked Sendable {
     writeToStandardError("\ninterrupted: removing the build's running step\n")
     for step in steps {
       kill(step.pid, SIGKILL)
-      _ = try? Subprocess.run(
-        step.runtimePath, args: [step.runtimePath, "--root", step.runtimeRoot, "delete", "--force", step.id],
-        timeoutNanoseconds: 30_000_000_000)
+      StepRunner.forceDelete(step.id, runtimePath: step.runtimePath, root: step.runtimeRoot)
     }
     for mount in active { mount.remove() }
     exit(128 + number)

@@ -33,9 +33,7 @@ public enum BuildScratch {
       let directory = buildRoot + "/" + name
       guard let lock = try? FileLock.tryAcquire(directory + ".lock") else { continue }
       if FS.exists(runtimeRoot + "/" + name), let runtime = try? RuntimeChoice.resolve(nil) {
-        _ = try? Subprocess.run(
-          runtime.path, args: [runtime.path, "--root", runtimeRoot, "delete", "--force", name],
-          timeoutNanoseconds: 30_000_000_000)
+        StepRunner.forceDelete(name, runtimePath: runtime.path, root: runtimeRoot)
       }
       try? OverlayMount.unmount(directory + "/rootfs")
       if (try? FS.removeTree(directory)) != nil { unlink(directory + ".lock") }

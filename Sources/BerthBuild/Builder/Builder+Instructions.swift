@@ -174,7 +174,8 @@ extension Builder {
       return
     }
     let started = Clock.monotonicNanoseconds()
-    let mount = try StepMount(buildRoot: buildRoot, lowers: state.lowerDirectories(engine.images.layout))
+    let lowers = state.lowerDirectories(engine.images.layout)
+    let mount = try StepMount(buildRoot: buildRoot, lowers: lowers)
     defer { mount.remove() }
     let writer = try RootedWriter(root: mount.rootfs)
     var layer: CommittedLayer?
@@ -185,7 +186,7 @@ extension Builder {
       // The new directories take the base image's time: the same for every build on that base.
       let baseTime = state.base?.created.flatMap { try? DockerTime.parse($0, localOffset: 0).seconds } ?? 0
       try TimeNormalizer.normalize(
-        upper: mount.upper, lowers: state.lowerDirectories(engine.images.layout), newTime: Int(baseTime))
+        upper: mount.upper, lowers: lowers, newTime: Int(baseTime))
       layer = try await committer.commitLayer(
         fromDirectory: mount.upper, parentChainID: state.topChainID, clampMTime: request.sourceDateEpoch)
     }

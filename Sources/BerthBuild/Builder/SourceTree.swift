@@ -1,3 +1,4 @@
+import BerthArchive
 import BerthOS
 import Crypto
 import Foundation
@@ -147,15 +148,4 @@ func fileDigest(_ path: String) throws -> String {
     hasher.update(data: buffer[0..<n])
   }
   return hexString(hasher.finalize())
-}
-
-/// Lowercase hex of bytes.
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
-  let digits = Array("0123456789abcdef".utf8)
-  var result: [UInt8] = []
-  for byte in bytes {
-    result.append(digits[Int(byte >> 4)])
-    result.append(digits[Int(byte & 0x0f)])
-  }
-  return String(decoding: result, as: UTF8.self)
 }

@@ -79,20 +79,21 @@ struct StepRunner {
     } catch {
       kill(pid, SIGKILL)
       _ = try? Subprocess.wait(pid)
-      forceDelete(step.id, runtime: runtime, root: runtimeRoot)
+      Self.forceDelete(step.id, runtimePath: runtime.path, root: runtimeRoot)
       throw error
     }
     BuildInterrupt.shared.parkIfInterrupted()
     // `run` deletes the container when it ends; after a crash of the runtime it may not have.
-    if FS.exists(runtimeRoot + "/" + step.id) { forceDelete(step.id, runtime: runtime, root: runtimeRoot) }
+    if FS.exists(runtimeRoot + "/" + step.id) { Self.forceDelete(step.id, runtimePath: runtime.path, root: runtimeRoot) }
     try step.unmount()
     for stub in stubs { Self.removeStub(stub, upper: step.upper) }
     return status
   }
 
-  private func forceDelete(_ id: String, runtime: RuntimeChoice, root: String) {
+  /// `runtime delete --force ID`: a step's container, after a crash, an interrupt or a sweep.
+  static func forceDelete(_ id: String, runtimePath: String, root: String) {
     _ = try? Subprocess.run(
-      runtime.path, args: [runtime.path, "--root", root, "delete", "--force", id], timeoutNanoseconds: 30_000_000_000)
+      runtimePath, args: [runtimePath, "--root", root, "delete", "--force", id], timeoutNanoseconds: 30_000_000_000)
   }
 
   static func key(_ entry: String) -> Substring {

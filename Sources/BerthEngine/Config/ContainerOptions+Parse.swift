@@ -81,12 +81,6 @@ public struct ContainerFlagValues: Sendable, Equatable {
   public var logOpts: [String] = []
 
   public init() {}
-
-  /// The last `--network` (one value, as before `--network` could be repeated).
-  public var network: String? {
-    get { networks.last }
-    set { networks = newValue.map { [$0] } ?? [] }
-  }
 }
 
 extension ContainerOptions {

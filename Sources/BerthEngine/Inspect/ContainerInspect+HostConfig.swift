@@ -93,7 +93,7 @@ extension ContainerInspection {
   var portBindingsJSON: JSONValue {
     var object = JSONObject()
     for port in record.options.publish {
-      let key = "\(port.containerPort)/\(port.proto)"
+      let key = port.containerKey
       var bindings = object[key]?.arrayValue ?? []
       bindings.append(.object([
         "HostIp": .string(port.hostIP), "HostPort": .string(port.hostPort == 0 ? "" : String(port.hostPort)),

@@ -15,8 +15,7 @@ extension ContainerEngine {
   /// before anything is made).
   func checkNetworks(_ options: ContainerOptions) throws {
     for request in options.networks {
-      let network = request.network == NetworkStore.defaultNetworkName
-        ? try networks.defaultNetwork() : try networks.network(request.network)
+      let network = try networks.network(request.network)
       if network.isDefault && !request.aliases.isEmpty {
         throw BerthError(.invalidArgument, "network-scoped alias is supported only for containers in user defined networks")
       }

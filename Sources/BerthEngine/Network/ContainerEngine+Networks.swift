@@ -50,7 +50,7 @@ extension ContainerEngine {
       let id = StableID.make(layout.root, name)
       if nameOrID == name || nameOrID == id { return NetworkEntry(name: name, id: id, driver: driver, definition: nil) }
     }
-    let definition = nameOrID == NetworkStore.defaultNetworkName ? try networks.defaultNetwork() : try networks.network(nameOrID)
+    let definition = try networks.network(nameOrID)
     return NetworkEntry(name: definition.name, id: definition.id, driver: definition.driver, definition: definition)
   }
 
@@ -86,8 +86,8 @@ extension ContainerEngine {
       throw BerthError(.invalidState, "error while removing network: network \(definition.name) id \(definition.id) has active endpoints")
     }
     DNSServerControl.stop(networkID: definition.id, runRoot: layout.runRoot)
+    // The store's removal takes the run directory (DNS records, firewall marker) too.
     try networks.remove(definition.id)
-    try? FS.removeTree(layout.runRoot + "/networks/" + definition.id)
     return entry
   }
 

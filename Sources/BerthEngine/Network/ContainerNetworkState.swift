@@ -55,9 +55,9 @@ public struct ContainerNetworkState: Codable, Sendable, Equatable {
 
 extension PortMapping {
   /// Docker's "80/tcp".
-  var containerKey: String { "\(containerPort)/\(proto)" }
+  public var containerKey: String { "\(containerPort)/\(proto)" }
   /// The host side as Docker shows it: "0.0.0.0" for all addresses.
-  var shownHostIP: String { hostIP.isEmpty ? "0.0.0.0" : hostIP }
+  public var shownHostIP: String { hostIP.isEmpty ? "0.0.0.0" : hostIP }
 }
 
 /// A stable 64-hex identifier made from words (endpoint IDs, the IDs of the pre-defined

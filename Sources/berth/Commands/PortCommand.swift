@@ -23,7 +23,7 @@ struct Port: AsyncParsableCommand {
     let ports = engine.state(of: record.id).isRunning ? engine.networkState(of: record.id)?.ports ?? [] : []
     let sorted = ports.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
     guard let privatePort else {
-      for port in sorted { print("\(port.containerPort)/\(port.proto) -> \(Self.host(port))") }
+      for port in sorted { print("\(port.containerKey) -> \(Self.host(port))") }
       return
     }
     let parts = privatePort.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
@@ -42,6 +42,6 @@ struct Port: AsyncParsableCommand {
   }
 
   static func host(_ port: PortMapping) -> String {
-    "\(port.hostIP.isEmpty ? "0.0.0.0" : port.hostIP):\(port.hostPort)"
+    "\(port.shownHostIP):\(port.hostPort)"
   }
 }

@@ -281,11 +281,8 @@ struct SystemReset: AsyncParsableCommand {
     try engine.networks.removeAll()
     // What is left is files; a mount inside (a volume someone mounted by hand) stops the reset
     // before anything is deleted.
-    let mountinfo = (try? FS.readText("/proc/self/mountinfo")) ?? ""
     for directory in [engine.layout.root, engine.layout.runRoot] {
-      let prefix = Path.clean(directory) + "/"
-      if let busy = mountinfo.split(separator: "\n").compactMap({ $0.split(separator: " ").dropFirst(4).first })
-        .first(where: { $0.hasPrefix(prefix) }) {
+      if let busy = try MountTable.mounts(atOrBelow: directory).first(where: { $0 != Path.clean(directory) }) {
         throw CLIOutput.daemonError("\(busy) is still mounted; unmount it, then run berth system reset again")
       }
     }
